@@ -1,0 +1,402 @@
+/**
+ * The agent: A2A v1.0 methods over the journal, the task store and the runner. Each method is one
+ * function that validates, journals, starts work and replies; none of them waits on the work except
+ * where the protocol says so (blocking `SendMessage`, streams). Transport lives in `server.ts`.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
+import { openJournal } from "./journal.ts";
+import type { Storage } from "./journal.ts";
+import { TaskRunner } from "./runner.ts";
+import type { TaskHandler } from "./runner.ts";
+import { TaskStore } from "./task_store.ts";
+import type { StoredTask, TaskChange } from "./task_store.ts";
+import type { AgentCard, AgentSkill, ListTasksParams, ListTasksResult, SendMessageParams, StreamResponse, Task } from "./types.ts";
+import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
+
+/** Options of {@linkcode Agent.open}. */
+export interface AgentOptions {
+  /** The agent's work, run in the background for each task. */
+  handler: TaskHandler;
+  /** Where the journal lives. */
+  dataDir: string;
+  /** Card fields: name, description, version, skills... */
+  card?: Partial<Pick<AgentCard, "name" | "description" | "version" | "provider" | "documentationUrl">> & { skills?: AgentSkill[] };
+  /** The card returned by `GetExtendedAgentCard`; without it that method answers -32007. */
+  extendedCard?: AgentCard;
+  /** Handlers running at once. @default 32 */
+  concurrency?: number;
+  /** fsync each journal batch. @default true */
+  sync?: boolean;
+  /** Truncate a damaged journal instead of refusing to start. @default false */
+  repair?: boolean;
+  /** Keep terminal tasks this long. @default 7 days */
+  retentionMs?: number;
+  /** Compact when the journal holds this many times the live records. @default 4 */
+  compactionFactor?: number;
+  /** Never compact below this many journal records. @default 10000 */
+  compactionMinRecords?: number;
+  /** Journal to use instead of the file journal in `dataDir` (a shared database, in tests a fake). */
+  storage?: Storage;
+  /** Where warnings go. @default console.warn */
+  warn?: (message: string) => void;
+}
+
+/** A stream of one task's events, ending after a terminal or interrupted status. */
+export interface TaskStream extends AsyncIterable<StreamResponse> {
+  /** Stops the stream early (the client went away); the task goes on. */
+  close(): void;
+}
+
+const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * An A2A agent whose tasks are journaled and run in the background.
+ *
+ * @example Open an agent and run a task to its end
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { Agent } from "./agent.ts";
+ * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "agent-")), handler: async (_task, ctx) => {
+ *   await ctx.addArtifact({ artifactId: "a1", parts: [{ text: "done" }] });
+ * } });
+ * const result = await agent.sendMessage({ message: { messageId: "m1", role: "ROLE_USER", parts: [{ text: "hi" }] } });
+ * console.log(result.task.status.state); // "TASK_STATE_COMPLETED"
+ * await agent.close();
+ * ```
+ */
+export class Agent {
+  /** The task store (for the push outbox and tests). */
+  readonly store: TaskStore;
+  /** The background runner. */
+  readonly runner: TaskRunner;
+  /** The journal. */
+  readonly journal: Storage;
+  #options: AgentOptions;
+
+  /** Use {@linkcode Agent.open}. */
+  constructor(journal: Storage, store: TaskStore, runner: TaskRunner, options: AgentOptions) {
+    this.journal = journal;
+    this.store = store;
+    this.runner = runner;
+    this.#options = options;
+  }
+
+  /**
+   * Opens the journal, rebuilds every task from it, and resumes the ones that were running.
+   *
+   * @param options See {@linkcode AgentOptions}.
+   * @returns The agent, already running resumed tasks.
+   * @throws {JournalError} If the data directory is locked, read-only or damaged.
+   */
+  static async open(options: AgentOptions): Promise<Agent> {
+    const { dataDir, sync = true, repair = false, warn = console.warn } = options;
+    const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn }));
+    const store = new TaskStore(journal, {
+      retentionMs: options.retentionMs,
+      compactionFactor: options.compactionFactor,
+      compactionMinRecords: options.compactionMinRecords,
+    });
+    for (const record of await journal.load()) store.replay(record);
+    const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency });
+    const agent = new Agent(journal, store, runner, options);
+    for (const { task } of store.all()) {
+      const state = task.status.state;
+      if (state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING") {
+        runner.enqueue(task.id, { resumed: state === "TASK_STATE_WORKING" });
+      }
+    }
+    return agent;
+  }
+
+  /**
+   * The agent card for an agent reachable at `baseUrl`.
+   *
+   * @param baseUrl E.g. `http://127.0.0.1:8001`.
+   * @returns The card.
+   */
+  card(baseUrl: string): AgentCard {
+    const card = this.#options.card ?? {};
+    return {
+      name: card.name ?? "a2a-push agent",
+      description: card.description ?? "An A2A agent whose tasks outlive connections and restarts.",
+      version: card.version ?? "0.1.0",
+      supportedInterfaces: [{ url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "1.0" }],
+      capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: this.#options.extendedCard !== undefined },
+      defaultInputModes: ["text/plain", "application/json"],
+      defaultOutputModes: ["text/plain"],
+      skills: card.skills ?? [],
+      ...(card.provider ? { provider: card.provider } : {}),
+      ...(card.documentationUrl ? { documentationUrl: card.documentationUrl } : {}),
+    };
+  }
+
+  /**
+   * `GetExtendedAgentCard`.
+   *
+   * @returns The configured extended card.
+   * @throws {A2AError} -32007 when none is configured.
+   */
+  extendedCard(): AgentCard {
+    if (!this.#options.extendedCard) {
+      throw new A2AError(ERROR_CODES.EXTENDED_AGENT_CARD_NOT_CONFIGURED, "This agent has no extended agent card");
+    }
+    return this.#options.extendedCard;
+  }
+
+  /**
+   * `SendMessage`: starts a task (or continues one waiting for input) and, unless
+   * `returnImmediately`, waits until it ends or asks for input.
+   *
+   * @param params Validated params.
+   * @returns `{task}`.
+   * @throws {A2AError} -32001, -32004, -32602 as the spec says.
+   */
+  async sendMessage(params: SendMessageParams): Promise<{ task: Task }> {
+    const historyLength = params.configuration?.historyLength;
+    if (params.configuration?.returnImmediately) {
+      const stored = await this.#accept(params);
+      return { task: viewTask(stored.task, { historyLength }) };
+    }
+    const stream = await this.#acceptStreaming(params);
+    for await (const _event of stream) {
+      // Wait for the stream to end: the task is terminal or interrupted.
+    }
+    return { task: viewTask(this.#stored(stream.taskId).task, { historyLength }) };
+  }
+
+  /**
+   * `SendStreamingMessage`: starts or continues a task and streams its events, the Task first.
+   *
+   * @param params Validated params.
+   * @returns The event stream.
+   * @throws {A2AError} As {@linkcode Agent.sendMessage}.
+   */
+  sendStreamingMessage(params: SendMessageParams): Promise<TaskStream> {
+    return this.#acceptStreaming(params);
+  }
+
+  async #acceptStreaming(params: SendMessageParams): Promise<TaskStream & { taskId: string }> {
+    const taskId = params.message.taskId ?? randomUUID();
+    const stream = this.#openStream(taskId);
+    try {
+      const stored = await this.#accept(params, taskId);
+      // A new task's stream opens with its `task` record, which the listener has already queued; a
+      // continued task's stream opens with the task as it is now, as the spec wants a Task first.
+      if (params.message.taskId) stream.prepend({ task: viewTask(stored.task, { historyLength: params.configuration?.historyLength }) });
+      return stream;
+    } catch (error) {
+      stream.close();
+      throw error;
+    }
+  }
+
+  /** Journals a new task, or the message continuing one, and hands it to the runner. */
+  async #accept(params: SendMessageParams, newTaskId: string = randomUUID()): Promise<StoredTask> {
+    const { message } = params;
+    const timestamp = new Date().toISOString();
+    if (message.taskId) {
+      const taskId = message.taskId;
+      const change = await this.store.commit(taskId, (current) => {
+        if (!current) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
+        const { task } = current;
+        if (message.contextId && message.contextId !== task.contextId) {
+          throw invalidParams("message.contextId", `does not match task ${taskId}'s context ${task.contextId}`);
+        }
+        if (TERMINAL_STATES.has(task.status.state)) {
+          throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: a terminal task takes no more messages; start a new task with referenceTaskIds`, { taskId });
+        }
+        if (!INTERRUPTED_STATES.has(task.status.state)) {
+          throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: it takes a message only when it asks for input`, { taskId });
+        }
+        const continued = { ...message, taskId, contextId: task.contextId };
+        return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp } };
+      });
+      this.runner.enqueue(taskId);
+      return change!.stored;
+    }
+    const contextId = message.contextId ?? randomUUID();
+    const task: Task = {
+      id: newTaskId,
+      contextId,
+      status: { state: "TASK_STATE_SUBMITTED", timestamp },
+      history: [{ ...message, taskId: newTaskId, contextId }],
+    };
+    if (params.metadata) task.metadata = params.metadata;
+    const change = await this.store.commit(newTaskId, () => ({ type: "task", task }));
+    this.runner.enqueue(newTaskId);
+    return change!.stored;
+  }
+
+  /**
+   * `GetTask`.
+   *
+   * @param params `{id, historyLength?}`.
+   * @returns The task.
+   * @throws {A2AError} -32001 if there is no such task.
+   */
+  getTask(params: { id: string; historyLength?: number }): Task {
+    return viewTask(this.#stored(params.id).task, { historyLength: params.historyLength });
+  }
+
+  /**
+   * `ListTasks`: newest change first, filtered, paginated with an opaque token.
+   *
+   * @param params Validated params.
+   * @returns A page of tasks.
+   * @throws {A2AError} -32602 for a bad page token.
+   */
+  listTasks(params: ListTasksParams): ListTasksResult {
+    const after = params.statusTimestampAfter ? Date.parse(params.statusTimestampAfter) : undefined;
+    const matches: Task[] = [];
+    for (const { task } of this.store.all()) {
+      if (params.contextId && task.contextId !== params.contextId) continue;
+      if (params.status && task.status.state !== params.status) continue;
+      if (after !== undefined && Date.parse(task.status.timestamp) < after) continue;
+      matches.push(task);
+    }
+    matches.sort(compareNewestFirst);
+    const pageSize = params.pageSize ?? DEFAULT_PAGE_SIZE;
+    let start = 0;
+    if (params.pageToken) {
+      const cursor = decodePageToken(params.pageToken);
+      start = matches.findIndex((task) => compareNewestFirst(task, cursor) > 0);
+      if (start === -1) start = matches.length;
+    }
+    const page = matches.slice(start, start + pageSize);
+    const last = page.at(-1);
+    const more = start + pageSize < matches.length;
+    return {
+      tasks: page.map((task) => viewTask(task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true })),
+      nextPageToken: more && last ? encodePageToken(last) : "",
+      pageSize,
+      totalSize: matches.length,
+    };
+  }
+
+  /**
+   * `CancelTask`: journals `TASK_STATE_CANCELED` and fires the handler's abort signal.
+   *
+   * @param params `{id}`.
+   * @returns The canceled task.
+   * @throws {A2AError} -32001 unknown task; -32002 if it has already ended.
+   */
+  async cancelTask(params: { id: string }): Promise<Task> {
+    const taskId = params.id;
+    await this.store.commit(taskId, (current) => {
+      if (!current) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
+      const state = current.task.status.state;
+      if (TERMINAL_STATES.has(state)) {
+        throw new A2AError(ERROR_CODES.TASK_NOT_CANCELABLE, `Task ${taskId} is ${state} and cannot be canceled`, { taskId });
+      }
+      return { type: "status", taskId, status: { state: "TASK_STATE_CANCELED", timestamp: new Date().toISOString() } };
+    });
+    this.runner.abort(taskId);
+    return viewTask(this.#stored(taskId).task);
+  }
+
+  /**
+   * `SubscribeToTask`: the current Task, then its updates until it ends or asks for input.
+   *
+   * @param params `{id}`.
+   * @returns The event stream.
+   * @throws {A2AError} -32001 unknown task; -32004 if it has ended.
+   */
+  subscribeToTask(params: { id: string }): TaskStream {
+    const stored = this.#stored(params.id);
+    if (TERMINAL_STATES.has(stored.task.status.state)) {
+      throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${params.id} is ${stored.task.status.state}; use GetTask for its result`, { taskId: params.id });
+    }
+    const stream = this.#openStream(params.id);
+    stream.prepend({ task: viewTask(stored.task) });
+    return stream;
+  }
+
+  /** Stops the runner (tasks resume at the next start) and closes the journal. */
+  async close(): Promise<void> {
+    await this.runner.stop();
+    await this.journal.close();
+  }
+
+  #stored(taskId: string): StoredTask {
+    const stored = this.store.get(taskId);
+    if (!stored) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
+    return stored;
+  }
+
+  /** A queue fed by the store's listener for one task; it ends after a terminal or interrupted status. */
+  #openStream(taskId: string): TaskStream & { taskId: string; prepend(event: StreamResponse): void } {
+    const queue: StreamResponse[] = [];
+    let ended = false;
+    let wake: (() => void) | undefined;
+    const unlisten = this.store.listen((change: TaskChange) => {
+      if (change.stored.task.id !== taskId || !change.event || ended) return;
+      queue.push(JSON.parse(JSON.stringify(change.event)) as StreamResponse);
+      const state = "statusUpdate" in change.event ? change.event.statusUpdate.status.state : undefined;
+      if (state && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state))) finish();
+      wake?.();
+    });
+    const finish = () => {
+      ended = true;
+      unlisten();
+      wake?.();
+    };
+    return {
+      taskId,
+      prepend: (event) => queue.unshift(event),
+      close: finish,
+      async *[Symbol.asyncIterator]() {
+        try {
+          while (true) {
+            if (queue.length > 0) yield queue.shift()!;
+            else if (ended) return;
+            else await new Promise<void>((resolve) => (wake = resolve));
+          }
+        } finally {
+          finish();
+        }
+      },
+    };
+  }
+}
+
+/**
+ * A copy of a task for a client: history cut to `historyLength`, artifacts left out on request.
+ *
+ * @param task The stored task.
+ * @param options `historyLength` (undefined: all), `includeArtifacts` (default true).
+ * @returns A deep copy, safe to hand out.
+ */
+export function viewTask(task: Task, options: { historyLength?: number; includeArtifacts?: boolean } = {}): Task {
+  const { historyLength, includeArtifacts = true } = options;
+  const view: Task = { id: task.id, contextId: task.contextId, status: task.status };
+  if (includeArtifacts && task.artifacts?.length) view.artifacts = task.artifacts;
+  if (task.history?.length && historyLength !== 0) {
+    view.history = historyLength === undefined ? task.history : task.history.slice(-historyLength);
+  }
+  if (task.metadata) view.metadata = task.metadata;
+  return structuredClone(view);
+}
+
+function compareNewestFirst(a: { id: string; status: { timestamp: string } }, b: { id: string; status: { timestamp: string } }): number {
+  return b.status.timestamp.localeCompare(a.status.timestamp) || a.id.localeCompare(b.id);
+}
+
+function encodePageToken(task: Task): string {
+  return Buffer.from(JSON.stringify([task.status.timestamp, task.id])).toString("base64url");
+}
+
+function decodePageToken(token: string): { id: string; status: { timestamp: string } } {
+  try {
+    const [timestamp, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown[];
+    if (typeof timestamp === "string" && typeof id === "string") return { id, status: { timestamp } };
+  } catch {
+    // Fall through to the error below: a token we did not make.
+  }
+  throw invalidParams("pageToken", "is not a token this agent issued");
+}

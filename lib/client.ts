@@ -1,0 +1,203 @@
+/**
+ * A small A2A v1.0 client over `fetch`: the card lookup, every method, and streams as async
+ * iterators. Errors from the agent come back as {@linkcode A2AError} with the agent's code.
+ *
+ * @module
+ */
+
+import { A2AError, ERROR_CODES } from "./errors.ts";
+import type { ErrorCode } from "./errors.ts";
+import { readSseData } from "./sse.ts";
+import type {
+  AgentCard,
+  ListTasksParams,
+  ListTasksResult,
+  SendMessageParams,
+  StreamResponse,
+  Task,
+  TaskPushNotificationConfig,
+} from "./types.ts";
+
+/** Options of {@linkcode A2AClient}. */
+export interface A2AClientOptions {
+  /** The fetch to use. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Extra headers on every request (e.g. `Authorization`). */
+  headers?: Record<string, string>;
+  /** Per-request timeout for non-streaming calls, in ms. @default 60000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Talks A2A JSON-RPC to one agent.
+ *
+ * @example Send a message and read the task
+ * ```ts
+ * import { A2AClient } from "./client.ts";
+ * const client = await A2AClient.fromCardUrl("http://127.0.0.1:8001");
+ * const { task } = await client.sendMessage({
+ *   message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 0 } }] },
+ * });
+ * console.log(task.status.state);
+ * ```
+ */
+export class A2AClient {
+  /** The JSON-RPC endpoint. */
+  readonly url: string;
+  #fetch: typeof fetch;
+  #headers: Record<string, string>;
+  #timeoutMs: number;
+  #nextId = 1;
+
+  /**
+   * @param url The JSON-RPC endpoint (the card's JSONRPC interface url).
+   * @param options See {@linkcode A2AClientOptions}.
+   */
+  constructor(url: string, options: A2AClientOptions = {}) {
+    const { fetch: fetchFn = globalThis.fetch, headers = {}, timeoutMs = 60_000 } = options;
+    this.url = url;
+    this.#fetch = fetchFn;
+    this.#headers = headers;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Reads the agent card at `<baseUrl>/.well-known/agent-card.json` and makes a client for its
+   * JSON-RPC interface.
+   *
+   * @param baseUrl The agent's base URL.
+   * @param options See {@linkcode A2AClientOptions}.
+   * @returns The client; its `card` holds the card.
+   * @throws {Error} If the card cannot be read or lists no JSON-RPC interface.
+   */
+  static async fromCardUrl(baseUrl: string, options: A2AClientOptions = {}): Promise<A2AClient & { card: AgentCard }> {
+    const fetchFn = options.fetch ?? globalThis.fetch;
+    const url = new URL("/.well-known/agent-card.json", baseUrl);
+    const response = await fetchFn(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+    if (!response.ok) throw new Error(`Cannot read agent card at ${url}: HTTP ${response.status}`);
+    const card = (await response.json()) as AgentCard;
+    const jsonRpc = card.supportedInterfaces?.find((i) => i.protocolBinding === "JSONRPC");
+    if (!jsonRpc) throw new Error(`Agent card at ${url} lists no JSONRPC interface`);
+    return Object.assign(new A2AClient(jsonRpc.url, options), { card });
+  }
+
+  /** `SendMessage`: returns `{task}` (or `{message}`). */
+  sendMessage(params: SendMessageParams): Promise<{ task: Task }> {
+    return this.call("SendMessage", params) as Promise<{ task: Task }>;
+  }
+
+  /** `SendStreamingMessage`: the task's events, the Task first. */
+  sendStreamingMessage(params: SendMessageParams, options: { signal?: AbortSignal } = {}): AsyncGenerator<StreamResponse> {
+    return this.stream("SendStreamingMessage", params, options);
+  }
+
+  /** `GetTask`. */
+  getTask(params: { id: string; historyLength?: number }): Promise<Task> {
+    return this.call("GetTask", params) as Promise<Task>;
+  }
+
+  /** `ListTasks`. */
+  listTasks(params: ListTasksParams = {}): Promise<ListTasksResult> {
+    return this.call("ListTasks", params) as Promise<ListTasksResult>;
+  }
+
+  /** `CancelTask`. */
+  cancelTask(params: { id: string }): Promise<Task> {
+    return this.call("CancelTask", params) as Promise<Task>;
+  }
+
+  /** `SubscribeToTask`: the current Task, then its updates. */
+  subscribeToTask(params: { id: string }, options: { signal?: AbortSignal } = {}): AsyncGenerator<StreamResponse> {
+    return this.stream("SubscribeToTask", params, options);
+  }
+
+  /** `GetExtendedAgentCard`. */
+  getExtendedAgentCard(): Promise<AgentCard> {
+    return this.call("GetExtendedAgentCard", {}) as Promise<AgentCard>;
+  }
+
+  /** `CreateTaskPushNotificationConfig`. */
+  createPushConfig(config: TaskPushNotificationConfig & { taskId: string }): Promise<TaskPushNotificationConfig> {
+    return this.call("CreateTaskPushNotificationConfig", config) as Promise<TaskPushNotificationConfig>;
+  }
+
+  /** `GetTaskPushNotificationConfig`. */
+  getPushConfig(params: { taskId: string; id: string }): Promise<TaskPushNotificationConfig> {
+    return this.call("GetTaskPushNotificationConfig", params) as Promise<TaskPushNotificationConfig>;
+  }
+
+  /** `ListTaskPushNotificationConfigs`. */
+  listPushConfigs(params: { taskId: string; pageSize?: number; pageToken?: string }): Promise<{ configs: TaskPushNotificationConfig[]; nextPageToken: string }> {
+    return this.call("ListTaskPushNotificationConfigs", params) as Promise<{ configs: TaskPushNotificationConfig[]; nextPageToken: string }>;
+  }
+
+  /** `DeleteTaskPushNotificationConfig`. */
+  async deletePushConfig(params: { taskId: string; id: string }): Promise<void> {
+    await this.call("DeleteTaskPushNotificationConfig", params);
+  }
+
+  /**
+   * Calls any JSON-RPC method.
+   *
+   * @param method The method name.
+   * @param params Its params.
+   * @returns The `result`.
+   * @throws {A2AError} With the agent's code when it answers an error; -32603 for HTTP failures.
+   */
+  async call(method: string, params: unknown): Promise<unknown> {
+    const response = await this.#post(method, params, AbortSignal.timeout(this.#timeoutMs));
+    return unwrap(await readJson(response));
+  }
+
+  /**
+   * Calls a streaming method and yields each event's `result`.
+   *
+   * @param method The method name.
+   * @param params Its params.
+   * @param options `signal` to stop reading (the task goes on).
+   * @returns The events.
+   * @throws {A2AError} As {@linkcode A2AClient.call}.
+   */
+  async *stream(method: string, params: unknown, options: { signal?: AbortSignal } = {}): AsyncGenerator<StreamResponse> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const response = await this.#post(method, params, controller.signal);
+      if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
+        unwrap(await readJson(response));
+        throw new A2AError(ERROR_CODES.INTERNAL_ERROR, `${method} answered without a stream`);
+      }
+      for await (const data of readSseData(response.body!)) yield unwrap(JSON.parse(data)) as StreamResponse;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      controller.abort(); // Ends the connection if the caller stopped early.
+    }
+  }
+
+  #post(method: string, params: unknown, signal: AbortSignal): Promise<Response> {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params });
+    return this.#fetch(this.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "A2A-Version": "1.0", ...this.#headers },
+      body,
+      signal,
+    });
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new A2AError(ERROR_CODES.INTERNAL_ERROR, `Agent answered HTTP ${response.status} with no JSON-RPC body: ${text.slice(0, 200)}`);
+  }
+}
+
+function unwrap(message: unknown): unknown {
+  const rpc = message as { result?: unknown; error?: { code: number; message: string; data?: Array<{ metadata?: Record<string, string> }> } };
+  if (rpc?.error) throw new A2AError(rpc.error.code as ErrorCode, rpc.error.message, rpc.error.data?.[0]?.metadata);
+  if (!rpc || !("result" in rpc)) throw new A2AError(ERROR_CODES.INTERNAL_ERROR, "Agent answered without result or error");
+  return rpc.result;
+}

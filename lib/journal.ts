@@ -1,0 +1,366 @@
+/**
+ * The append-only journal: the single source of truth of an agent, and the only code here that
+ * writes its data directory's journal file.
+ *
+ * One record a line: `<crc32 as 8 hex digits> <JSON>\n`. A line whose checksum fails at the end of
+ * the file is a write the last process did not finish (a torn tail): it is dropped on load. A bad
+ * line followed by good ones is damage: the load stops with an error naming file and line, unless
+ * `repair` is set, which truncates there and says how much it dropped.
+ *
+ * Appends made in the same turn of the event loop share one write and one fsync (group commit);
+ * while an fsync runs, new appends gather for the next one, so batches grow with the load.
+ * Compaction writes the live records to a new file, fsyncs it, renames it over the journal and
+ * fsyncs the directory, so a crash leaves either the old journal or the new one, never a mix.
+ *
+ * It leaves out what records mean: that is the task store's business.
+ *
+ * @module
+ */
+
+import { mkdir, open, rename, stat } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { setImmediate } from "node:timers";
+import { crc32 } from "./crc32.ts";
+import { acquireLock } from "./lock.ts";
+import type { DirectoryLock } from "./lock.ts";
+import { JournalError } from "./errors.ts";
+
+/** What a journal needs to offer the task store; a shared database could stand in for the file. */
+export interface Storage {
+  /** The records, oldest first, as they were appended or last compacted. */
+  load(): Promise<unknown[]>;
+  /** Appends one record; resolves once it is durable (or written, with `sync: false`). */
+  append(record: unknown): Promise<void>;
+  /** Replaces everything with `snapshot()`, taken once every earlier append is applied. */
+  compact(snapshot: () => Iterable<unknown>): Promise<void>;
+  /** Records in the store now (grows with appends, shrinks at compaction). */
+  readonly recordCount: number;
+  /** Flushes what is pending and releases the store. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode openJournal}. */
+export interface JournalOptions {
+  /** fsync every batch before acknowledging it. `false` trades durability for speed. @default true */
+  sync?: boolean;
+  /** Truncate at a damaged record instead of refusing to start. @default false */
+  repair?: boolean;
+  /** Take the directory lock. @default true */
+  lock?: boolean;
+  /** Called with a sentence when load dropped a torn tail or repaired damage. @default console.warn */
+  warn?: (message: string) => void;
+  /** The journal's file name inside the directory. @default "journal.jsonl" */
+  fileName?: string;
+}
+
+const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
+
+/**
+ * Encodes one record as a journal line.
+ *
+ * @param record Any JSON-serialisable value.
+ * @returns The line's bytes, newline included.
+ *
+ * @example
+ * ```ts
+ * import { encodeRecord } from "./journal.ts";
+ * console.log(new TextDecoder().decode(encodeRecord({ a: 1 })));
+ * ```
+ */
+export function encodeRecord(record: unknown): Uint8Array {
+  const json = encoder.encode(JSON.stringify(record));
+  const line = new Uint8Array(json.length + 10);
+  line.set(encoder.encode(crc32(json).toString(16).padStart(8, "0") + " "), 0);
+  line.set(json, 9);
+  line[line.length - 1] = NEWLINE;
+  return line;
+}
+
+/** What {@linkcode decodeJournal} found. */
+export interface DecodedJournal {
+  records: unknown[];
+  /** Bytes that hold good records; anything after is dropped. */
+  goodBytes: number;
+  /** 1-based line number of the first bad line, if any. */
+  badLine?: number;
+  /** Whether the bad line is damage in the middle (true) or a torn tail (false). */
+  damaged: boolean;
+}
+
+/**
+ * Decodes a journal file's bytes, checking each line's checksum. Pure: no I/O.
+ *
+ * @param bytes The file's content.
+ * @returns The good records, where they end, and what stopped the read.
+ *
+ * @example
+ * ```ts
+ * import { decodeJournal, encodeRecord } from "./journal.ts";
+ * console.log(decodeJournal(encodeRecord({ a: 1 })).records); // [{ a: 1 }]
+ * ```
+ */
+export function decodeJournal(bytes: Uint8Array): DecodedJournal {
+  const records: unknown[] = [];
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let offset = 0;
+  let line = 0;
+  while (offset < bytes.length) {
+    line++;
+    const end = bytes.indexOf(NEWLINE, offset);
+    const record = end === -1 ? undefined : decodeLine(bytes, offset, end, decoder);
+    if (record === undefined) {
+      const nextEnd = end === -1 ? -1 : bytes.indexOf(NEWLINE, end + 1);
+      // Damage, not a torn tail, when a complete line follows the bad one.
+      return { records, goodBytes: offset, badLine: line, damaged: nextEnd !== -1 };
+    }
+    records.push(record.value);
+    offset = end + 1;
+  }
+  return { records, goodBytes: offset, damaged: false };
+}
+
+function decodeLine(bytes: Uint8Array, start: number, end: number, decoder: TextDecoder): { value: unknown } | undefined {
+  if (end - start < 10 || bytes[start + 8] !== 0x20) return undefined;
+  const expected = Number.parseInt(decoder.decode(bytes.subarray(start, start + 8)), 16);
+  if (!Number.isInteger(expected) || crc32(bytes, start + 9, end) !== expected) return undefined;
+  try {
+    return { value: JSON.parse(decoder.decode(bytes.subarray(start + 9, end))) };
+  } catch {
+    return undefined; // A checksum collision on garbage: treat it like any other bad line.
+  }
+}
+
+/**
+ * Opens (creating if needed) the journal in `dir`, takes the directory lock, and reads it.
+ *
+ * @param dir The data directory; created if missing.
+ * @param options See {@linkcode JournalOptions}.
+ * @returns The open journal; call `load()` for its records.
+ * @throws {JournalError} `LOCKED`, `READ_ONLY`, `CORRUPT` (file and line named), or `IO`.
+ *
+ * @example Append and read back
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { openJournal } from "./journal.ts";
+ * const journal = await openJournal(mkdtempSync(join(tmpdir(), "journal-")));
+ * await journal.append({ hello: "world" });
+ * console.log(await journal.load()); // [{ hello: "world" }]
+ * await journal.close();
+ * ```
+ */
+export async function openJournal(dir: string, options: JournalOptions = {}): Promise<FileJournal> {
+  const { sync = true, repair = false, lock = true, warn = console.warn, fileName = "journal.jsonl" } = options;
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new JournalError("IO", `Cannot create data directory ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  const held = lock ? await acquireLock(dir) : undefined;
+  const path = join(dir, fileName);
+  try {
+    const handle = await open(path, "a+");
+    const bytes = await handle.readFile();
+    const decoded = decodeJournal(bytes);
+    if (decoded.badLine !== undefined) {
+      const dropped = bytes.length - decoded.goodBytes;
+      if (decoded.damaged && !repair) {
+        await handle.close();
+        throw new JournalError(
+          "CORRUPT",
+          `Journal ${path} is damaged at line ${decoded.badLine}: its checksum does not match. ` +
+            `Start with repair to truncate there (drops ${dropped} bytes from line ${decoded.badLine} on).`,
+        );
+      }
+      warn(
+        decoded.damaged
+          ? `Journal ${path}: repaired by truncating at line ${decoded.badLine}, dropping ${dropped} bytes`
+          : `Journal ${path}: dropped a torn last record (${dropped} bytes at line ${decoded.badLine})`,
+      );
+      await handle.truncate(decoded.goodBytes);
+      if (sync) await handle.datasync();
+    }
+    return new FileJournal(dir, path, handle, decoded, { sync, lock: held });
+  } catch (error) {
+    await held?.release();
+    if (error instanceof JournalError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EROFS") {
+      throw new JournalError("READ_ONLY", `Journal ${path} is not writable (${code})`, { cause: error });
+    }
+    throw new JournalError("IO", `Cannot open journal ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+interface Pending {
+  line: Uint8Array;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** The file-backed {@linkcode Storage}. Made by {@linkcode openJournal}. */
+export class FileJournal implements Storage {
+  /** The journal file's path. */
+  readonly path: string;
+  #dir: string;
+  #handle: FileHandle;
+  #records: unknown[] | undefined;
+  #recordCount: number;
+  #size: number;
+  #sync: boolean;
+  #lock: DirectoryLock | undefined;
+  #pending: Pending[] = [];
+  #flushScheduled = false;
+  #busy: Promise<void> | undefined;
+  #compacting = false;
+  #closed = false;
+
+  /** Use {@linkcode openJournal}. */
+  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock }) {
+    this.#dir = dir;
+    this.path = path;
+    this.#handle = handle;
+    this.#records = decoded.records;
+    this.#recordCount = decoded.records.length;
+    this.#size = decoded.goodBytes;
+    this.#sync = options.sync;
+    this.#lock = options.lock;
+  }
+
+  /** Records in the file now. */
+  get recordCount(): number {
+    return this.#recordCount;
+  }
+
+  /** Bytes in the file now. */
+  get byteSize(): number {
+    return this.#size;
+  }
+
+  /** The records read at open; the first call hands them over and frees them. */
+  async load(): Promise<unknown[]> {
+    const records = this.#records ?? decodeJournal(await this.#handle.readFile()).records;
+    this.#records = undefined;
+    return records;
+  }
+
+  /** Appends one record; resolves when it is durable. */
+  append(record: unknown): Promise<void> {
+    if (this.#closed) return Promise.reject(new JournalError("CLOSED", `Journal ${this.path} is closed`));
+    const line = encodeRecord(record);
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ line, resolve, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#busy || this.#compacting) return;
+    this.#flushScheduled = true;
+    // setImmediate, not a microtask: appends made by I/O callbacks of this same turn join the batch.
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (!this.#busy && !this.#compacting && this.#pending.length > 0) this.#busy = this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    let length = 0;
+    for (const item of batch) length += item.line.length;
+    const bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const item of batch) {
+      bytes.set(item.line, offset);
+      offset += item.line.length;
+    }
+    try {
+      await writeAll(this.#handle, bytes, this.#size);
+      if (this.#sync) await this.#handle.datasync();
+      this.#size += length;
+      this.#recordCount += batch.length;
+      for (const item of batch) item.resolve();
+    } catch (error) {
+      // Cut off whatever part of the batch reached the file, so no half record is ever read back.
+      await this.#handle.truncate(this.#size).catch(() => undefined);
+      const failure = new JournalError("IO", `Cannot append to journal ${this.path}: ${(error as Error).message}`, { cause: error });
+      for (const item of batch) item.reject(failure);
+    } finally {
+      this.#busy = undefined;
+      if (this.#pending.length > 0) this.#scheduleFlush();
+    }
+  }
+
+  /** Rewrites the journal as `snapshot()`: write a new file, fsync, rename, fsync the directory. */
+  async compact(snapshot: () => Iterable<unknown>): Promise<void> {
+    if (this.#closed || this.#compacting) return;
+    this.#compacting = true;
+    const tmpPath = `${this.path}.compact`;
+    try {
+      while (this.#busy) await this.#busy;
+      // Let the continuations of the last batch run, so the snapshot includes what they applied.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const lines: Uint8Array[] = [];
+      for (const record of snapshot()) lines.push(encodeRecord(record));
+      const tmp = await open(tmpPath, "w");
+      let size = 0;
+      try {
+        for (const line of lines) {
+          await writeAll(tmp, line, size);
+          size += line.length;
+        }
+        await tmp.sync();
+      } finally {
+        await tmp.close();
+      }
+      await rename(tmpPath, this.path);
+      await syncDirectory(this.#dir);
+      await this.#handle.close();
+      this.#handle = await open(this.path, "a+");
+      this.#size = (await stat(this.path)).size;
+      this.#recordCount = lines.length;
+    } catch (error) {
+      throw new JournalError("IO", `Cannot compact journal ${this.path}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      this.#compacting = false;
+      if (this.#pending.length > 0) this.#scheduleFlush();
+    }
+  }
+
+  /** Waits for pending appends, then closes the file and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (let i = 0; i < 1000 && (this.#busy || this.#pending.length > 0 || this.#flushScheduled || this.#compacting); i++) {
+      await (this.#busy ?? new Promise<void>((resolve) => setImmediate(resolve)));
+    }
+    this.#closed = true;
+    await this.#handle.close();
+    await this.#lock?.release();
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    if (bytesWritten === 0) throw new Error("wrote 0 bytes");
+    written += bytesWritten;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some platforms cannot fsync a directory (EISDIR/EINVAL); the rename is then as durable as it gets.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM") throw error;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The demo agent: a "report" skill that works in steps, journaled so that it survives restarts.
+ *
+ *   npx tsx scripts/long_running_agent.ts [--port 8001] [--host 127.0.0.1] [--data-dir .data/agent]
+ *
+ * Send it a message with a data part `{"steps": N, "stepMs": M}` (defaults 10 and 1000; `steps: 0`
+ * completes at once). Each step reports "step i/N" and saves a checkpoint; the end emits the report
+ * as a text artifact. Kill it mid-task and start it again: the task continues from the last step.
+ */
+
+import process from "node:process";
+import { setTimeout as delay } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { Agent } from "../lib/agent.ts";
+import type { TaskContext } from "../lib/runner.ts";
+import { createAgentServer } from "../lib/server.ts";
+import type { Task } from "../lib/types.ts";
+
+const DEFAULT_STEPS = 10;
+const DEFAULT_STEP_MS = 1000;
+const MAX_STEPS = 10_000;
+const MAX_STEP_MS = 3_600_000;
+
+async function main(): Promise<void> {
+  // 1. Read the flags, falling back to the environment, then to the defaults.
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: process.env.PORT ?? "8001" },
+      host: { type: "string", default: process.env.HOST ?? "127.0.0.1" },
+      "data-dir": { type: "string", default: process.env.A2A_DATA_DIR ?? ".data/agent" },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0-65535, got ${values.port}`);
+
+  // 2. Open the agent: read the journal, resume every task that was running.
+  const agent = await Agent.open({
+    dataDir: values["data-dir"]!,
+    handler: reportSkill,
+    card: {
+      name: "a2a-push report agent",
+      description: "Writes a report in steps; tasks survive disconnects and restarts.",
+      skills: [{ id: "report", name: "Report", description: 'Works in steps; send a data part {"steps": N, "stepMs": M}.', tags: ["demo", "long-running"] }],
+    },
+  });
+
+  // 3. Serve A2A over HTTP.
+  const server = createAgentServer(agent);
+  await new Promise<void>((resolve) => server.listen(port, values.host, resolve));
+  const address = server.address() as { port: number };
+  const shownHost = values.host!.includes(":") ? `[${values.host}]` : values.host;
+  console.log(`listening on http://${shownHost}:${address.port}`);
+
+  // 4. Stop cleanly: running tasks stay journaled as they are and resume at the next start.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    server.close();
+    server.closeAllConnections();
+    await agent.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** The "report" skill: one journaled step at a time, continuing from the checkpoint. */
+async function reportSkill(_task: Task, ctx: TaskContext): Promise<void> {
+  const work = readWork(ctx);
+  if (typeof work === "string") return ctx.setStatus("TASK_STATE_REJECTED", work);
+  const saved = (ctx.checkpoint ?? { done: 0, lines: [] }) as { done: number; lines: string[] };
+  const lines = [...saved.lines];
+  for (let step = saved.done + 1; step <= work.steps; step++) {
+    await delay(work.stepMs, undefined, { signal: ctx.signal });
+    lines.push(`step ${step}/${work.steps} done at ${new Date().toISOString()}`);
+    await ctx.working(`step ${step}/${work.steps}`, { checkpoint: { done: step, lines } });
+  }
+  const report = [`Report for task ${ctx.taskId}`, ...lines, `${work.steps} steps completed.`].join("\n");
+  await ctx.addArtifact({ artifactId: "report", name: "report.txt", parts: [{ text: report, mediaType: "text/plain" }] }, { lastChunk: true });
+}
+
+/** The `{steps, stepMs}` of the user's data part, or a sentence saying what is wrong with it. */
+function readWork(ctx: TaskContext): { steps: number; stepMs: number } | string {
+  const data = ctx.message?.parts.find((part) => part.data !== undefined)?.data as Record<string, unknown> | undefined;
+  const steps = data?.steps ?? DEFAULT_STEPS;
+  const stepMs = data?.stepMs ?? DEFAULT_STEP_MS;
+  if (!Number.isInteger(steps) || (steps as number) < 0 || (steps as number) > MAX_STEPS) return `steps must be an integer from 0 to ${MAX_STEPS}`;
+  if (!Number.isInteger(stepMs) || (stepMs as number) < 0 || (stepMs as number) > MAX_STEP_MS) return `stepMs must be an integer from 0 to ${MAX_STEP_MS}`;
+  return { steps: steps as number, stepMs: stepMs as number };
+}
+
+await main();
