@@ -144,7 +144,8 @@ export class SsrfError extends Error {
 /**
  * A received webhook failed verification. `code` is the reason a receiver reports: one of
  * `MISSING_HEADERS`, `MALFORMED`, `BAD_SIGNATURE`, `STALE_TIMESTAMP`, `UNKNOWN_KEY`,
- * `WRONG_AUDIENCE`, `EXPIRED`, `BODY_HASH_MISMATCH`, `ID_MISMATCH`, `BAD_TOKEN`, `NO_VERIFIER`.
+ * `WRONG_AUDIENCE`, `WRONG_ISSUER`, `EXPIRED`, `BODY_HASH_MISMATCH`, `ID_MISMATCH`, `BAD_TOKEN`,
+ * `NO_VERIFIER`.
  */
 export class WebhookVerificationError extends Error {
   override name = "WebhookVerificationError";

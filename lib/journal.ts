@@ -217,6 +217,7 @@ export class FileJournal implements Storage {
   #busy: Promise<void> | undefined;
   #compacting = false;
   #closed = false;
+  #batches = 0;
 
   /** Use {@linkcode openJournal}. */
   constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock }) {
@@ -233,6 +234,11 @@ export class FileJournal implements Storage {
   /** Records in the file now. */
   get recordCount(): number {
     return this.#recordCount;
+  }
+
+  /** Batches written (each one write and, with `sync`, one fsync) since open: group commit at work. */
+  get batchCount(): number {
+    return this.#batches;
   }
 
   /** Bytes in the file now. */
@@ -283,6 +289,7 @@ export class FileJournal implements Storage {
       if (this.#sync) await this.#handle.datasync();
       this.#size += length;
       this.#recordCount += batch.length;
+      this.#batches++;
       for (const item of batch) item.resolve();
     } catch (error) {
       // Cut off whatever part of the batch reached the file, so no half record is ever read back.

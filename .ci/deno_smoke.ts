@@ -1,0 +1,54 @@
+/**
+ * Deno smoke run for CI: starts the demo scripts under Deno 2 (`npx deno@2 run -A ...`), checks
+ * that they answer, and stops them. Bounded: every wait has a deadline, every child is killed.
+ */
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { A2AClient } from "../lib/client.ts";
+
+const START_TIMEOUT_MS = 120_000; // The first run downloads Deno from the npm registry.
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "deno-smoke-"));
+  const children: Array<ReturnType<typeof spawn>> = [];
+  try {
+    // 1. The agent answers SendMessage and GetTask under Deno.
+    const agentUrl = await startUnderDeno("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", join(dir, "agent")], children);
+    const client = new A2AClient(`${agentUrl}/`);
+    const { task } = await client.sendMessage({ message: { messageId: "smoke-1", role: "ROLE_USER", parts: [{ data: { steps: 2, stepMs: 10 } }] } });
+    const fetched = await client.getTask({ id: task.id });
+    if (fetched.status.state !== "TASK_STATE_COMPLETED") throw new Error(`Deno agent: task ended ${fetched.status.state}`);
+    console.log(`deno smoke: agent OK (${agentUrl}, task ${task.id} completed)`);
+  } finally {
+    for (const child of children) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function startUnderDeno(script: string, args: string[], children: Array<ReturnType<typeof spawn>>): Promise<string> {
+  const child = spawn("npx", ["-y", "deno@2", "run", "-A", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  return await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} under Deno did not listen in ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} under Deno exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+await main();
