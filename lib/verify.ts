@@ -1,0 +1,429 @@
+/**
+ * The receiver's side: checks that a webhook came from the agent before anyone parses its body.
+ * Three checks, any mix: Standard Webhooks HMAC signatures, an ES256 JWT in `Authorization`
+ * checked against the agent's JWKS, and a shared token header. It needs only `node:crypto` and
+ * `errors.ts` (not `signing.ts`), so a receiver can copy the two files. Deduplicating on
+ * `webhook-id` is left to the caller, which owns the storage.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { WebhookVerificationError } from "./errors.ts";
+
+/** How far `webhook-timestamp` may be from the receiver's clock, either way. */
+export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
+
+/** Request headers as `node:http` gives them: lower-case names. */
+export type WebhookHeaders = Record<string, string | string[] | undefined>;
+
+/** Anything that finds a public key by `kid`, such as {@linkcode JwksCache}. */
+export interface KeyResolver {
+  getKey(kid: string): Promise<KeyObject>;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
+const UNIX_SECONDS = /^[0-9]{1,15}$/;
+
+/**
+ * Verifies a Standard Webhooks delivery: headers present, timestamp within
+ * {@linkcode WEBHOOK_TOLERANCE_SECONDS}, and some `v1,` entry of `webhook-signature` matching
+ * some secret, compared in constant time. Parse the body only after this returns.
+ *
+ * @param headers The request headers (lower-case names).
+ * @param body The exact body bytes received.
+ * @param secrets `whsec_<base64>` strings, bare base64, or decoded key bytes.
+ * @param options `now`: the clock in ms (@default Date.now).
+ * @returns The `webhook-id` and `webhook-timestamp` (Unix seconds).
+ * @throws {WebhookVerificationError} `MISSING_HEADERS`, `MALFORMED`, `STALE_TIMESTAMP` or
+ * `BAD_SIGNATURE`.
+ * @throws {RangeError} If `secrets` is empty or holds something that is not a secret.
+ * @example Verify the Standard Webhooks test vector
+ * ```ts
+ * import { verifyStandardWebhook } from "./verify.ts";
+ * const headers = { "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330",
+ *   "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" };
+ * const result = verifyStandardWebhook(headers, '{"test": 2432232314}',
+ *   ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], { now: () => 1614265330_000 });
+ * console.log(result.id); // msg_p5jXN8AQM9LWM0D4loKWxJek
+ * ```
+ */
+export function verifyStandardWebhook(
+  headers: WebhookHeaders,
+  body: string | Uint8Array,
+  secrets: Array<string | Buffer>,
+  options?: { now?: () => number },
+): { id: string; timestamp: number } {
+  const { now = Date.now } = options ?? {};
+  if (secrets.length === 0) throw new RangeError("Cannot verify webhook: no secrets given");
+  const keys = secrets.map(secretKey);
+  const names = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+  const [id, timestampText, signatures] = requireHeaders(headers, names);
+  const timestamp = checkTimestamp(id, timestampText, now());
+  const expected = keys.map((key) => createHmac("sha256", key).update(`${id}.${timestampText}.`).update(body).digest());
+  let matched = false;
+  // node:http joins repeated headers with ", ", so an entry may end in a stray comma.
+  for (const entry of signatures.split(/\s+/)) {
+    const [version, value] = entry.replace(/,$/, "").split(",", 2);
+    if (version !== "v1" || !value) continue;
+    const given = Buffer.from(value, "base64");
+    for (const mac of expected) if (given.length === mac.length && timingSafeEqual(given, mac)) matched = true;
+  }
+  if (!matched) throw refuse("BAD_SIGNATURE", `no v1 signature of ${id} matches a secret`);
+  return { id, timestamp };
+}
+
+/** Options of {@linkcode JwksCache}. */
+export interface JwksCacheOptions {
+  /** The fetch to use. @default {globalThis.fetch} */
+  fetch?: typeof fetch;
+  /** The clock, in ms. @default {Date.now} */
+  now?: () => number;
+  /** How long a fetched JWKS is trusted. @default {600_000} */
+  maxAgeMs?: number;
+  /** The least time between two fetches, however many unknown kids arrive. @default {30_000} */
+  minRefetchIntervalMs?: number;
+  /** How long one fetch may take. @default {10_000} */
+  timeoutMs?: number;
+}
+
+/**
+ * Public keys from a JWKS URL, cached for `maxAgeMs`. An unknown `kid` triggers a re-fetch, at
+ * most once per `minRefetchIntervalMs`; callers that arrive during a fetch share it. Only keys
+ * fetched within `maxAgeMs` are served; keys other than EC P-256 (`alg` ES256 or none) are ignored.
+ *
+ * @example Resolve keys from the agent's JWKS
+ * ```ts
+ * import { JwksCache } from "./verify.ts";
+ * const jwks = new JwksCache("https://agent.example/.well-known/jwks.json", { maxAgeMs: 60_000 });
+ * // await jwks.getKey(kid) when a JWT arrives.
+ * ```
+ */
+export class JwksCache {
+  #url: string;
+  #options: Required<JwksCacheOptions>;
+  #keys = new Map<string, KeyObject>();
+  #fetchedAt: number | undefined;
+  #attemptedAt: number | undefined;
+  #lastError: unknown;
+  #inFlight: Promise<void> | undefined;
+
+  /**
+   * @param url The JWKS URL (http or https).
+   * @param options Clock, fetch, cache age, refetch interval and timeout.
+   * @throws {TypeError} If `url` is not an http(s) URL.
+   * @throws {RangeError} If a duration is negative or not finite.
+   */
+  constructor(url: string, options?: JwksCacheOptions) {
+    const { fetch = globalThis.fetch, now = Date.now, maxAgeMs = 600_000 } = options ?? {};
+    const { minRefetchIntervalMs = 30_000, timeoutMs = 10_000 } = options ?? {};
+    if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`Cannot fetch JWKS from ${url}: not http(s)`);
+    for (const [name, value] of Object.entries({ maxAgeMs, minRefetchIntervalMs, timeoutMs })) {
+      if (!Number.isFinite(value) || value < 0) throw new RangeError(`Cannot create JwksCache: ${name} is ${value}`);
+    }
+    this.#url = url;
+    this.#options = { fetch, now, maxAgeMs, minRefetchIntervalMs, timeoutMs };
+  }
+
+  /**
+   * Finds the public key for `kid`, fetching the JWKS when the cache is stale or lacks it.
+   *
+   * @param kid The `kid` from the JWT header.
+   * @returns The public key.
+   * @throws {WebhookVerificationError} `UNKNOWN_KEY` if no fresh JWKS has the key, or the fetch
+   * failed (the fetch error is the `cause`).
+   */
+  async getKey(kid: string): Promise<KeyObject> {
+    const cached = this.#freshKey(kid);
+    if (cached) return cached;
+    const now = this.#options.now();
+    const mayFetch = this.#attemptedAt === undefined || now - this.#attemptedAt >= this.#options.minRefetchIntervalMs;
+    if (!this.#inFlight && mayFetch) {
+      this.#attemptedAt = now;
+      this.#inFlight = this.#refresh().finally(() => (this.#inFlight = undefined));
+    }
+    try {
+      await this.#inFlight;
+    } catch (error) {
+      throw new WebhookVerificationError("UNKNOWN_KEY", `Cannot fetch JWKS ${this.#url}`, { cause: error });
+    }
+    const key = this.#freshKey(kid);
+    if (key) return key;
+    throw new WebhookVerificationError("UNKNOWN_KEY", `No key ${kid} in JWKS ${this.#url}`, { cause: this.#lastError });
+  }
+
+  #freshKey(kid: string): KeyObject | undefined {
+    const age = this.#fetchedAt === undefined ? Infinity : this.#options.now() - this.#fetchedAt;
+    return age < this.#options.maxAgeMs ? this.#keys.get(kid) : undefined;
+  }
+
+  async #refresh(): Promise<void> {
+    // Called unbound: Deno's fetch refuses to run with an options object as `this`.
+    const { fetch, timeoutMs } = this.#options;
+    try {
+      const signal = AbortSignal.timeout(timeoutMs);
+      const response = await fetch(this.#url, { headers: { accept: "application/json" }, signal });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new Error(`JWKS ${this.#url} answered HTTP ${response.status}`);
+      }
+      const document = (await response.json()) as { keys?: unknown };
+      if (!Array.isArray(document?.keys)) throw new Error(`JWKS ${this.#url} has no "keys" array`);
+      const keys = new Map<string, KeyObject>();
+      for (const jwk of document.keys as Array<Record<string, unknown>>) {
+        if (!isEs256Jwk(jwk) || keys.has(jwk.kid)) continue;
+        keys.set(jwk.kid, createPublicKey({ key: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y }, format: "jwk" }));
+      }
+      this.#keys = keys;
+      this.#fetchedAt = this.#options.now();
+      this.#lastError = undefined;
+    } catch (error) {
+      this.#lastError = error;
+      throw error;
+    }
+  }
+}
+
+/**
+ * Verifies a webhook JWT (compact JWS, ES256 only) and the claims `signing.ts` puts in it:
+ * `aud`, `exp`, `iat`, `nbf` (if present), `iss`, `body_sha256` and `jti`.
+ *
+ * @param token The compact JWS, without `Bearer `.
+ * @param body The exact body bytes received.
+ * @param options `jwks`, `audience` (any one must be in `aud`), `issuer`, `webhookId` (must equal
+ * `jti`), `now` in ms (@default Date.now) and `clockSkewSeconds` (@default 60).
+ * @returns The verified claims.
+ * @throws {WebhookVerificationError} `MALFORMED`, `BAD_SIGNATURE` (also for any `alg` but ES256),
+ * `UNKNOWN_KEY`, `WRONG_AUDIENCE`, `EXPIRED`, `STALE_TIMESTAMP`, `WRONG_ISSUER`,
+ * `BODY_HASH_MISMATCH` or `ID_MISMATCH`.
+ * @throws {RangeError} If `audience` is empty.
+ * @example A token that is not a JWS
+ * ```ts
+ * import { JwksCache, verifyWebhookJwt } from "./verify.ts";
+ * const jwks = new JwksCache("https://agent.example/.well-known/jwks.json");
+ * await verifyWebhookJwt("not-a-jwt", "{}", { jwks, audience: "https://example.com/hook" })
+ *   .catch((error) => console.log(error.code)); // MALFORMED
+ * ```
+ */
+export async function verifyWebhookJwt(
+  token: string,
+  body: string | Uint8Array,
+  options: {
+    jwks: KeyResolver; audience: string | string[]; issuer?: string; webhookId?: string;
+    now?: () => number; clockSkewSeconds?: number;
+  },
+): Promise<Record<string, unknown>> {
+  const { jwks, audience, issuer, webhookId, now = Date.now, clockSkewSeconds = 60 } = options;
+  const audiences = [audience].flat();
+  if (audiences.length === 0) throw new RangeError("Cannot verify webhook JWT: no audience given");
+  const segments = token.split(".");
+  if (segments.length !== 3 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) {
+    throw refuse("MALFORMED", "Authorization does not hold a compact JWS");
+  }
+  const header = parseSegment(segments[0], "header");
+  // Only ES256: never `none`, never an HMAC alg that would treat the public key as a secret.
+  if (header.alg !== "ES256") throw refuse("BAD_SIGNATURE", `JWT alg ${JSON.stringify(header.alg)} is not ES256`);
+  if (header.crit !== undefined) throw refuse("MALFORMED", "JWT header has crit extensions");
+  if (typeof header.kid !== "string" || header.kid === "") throw refuse("MALFORMED", "JWT header has no kid");
+  const key = await resolveKey(jwks, header.kid);
+  const signature = Buffer.from(segments[2], "base64url");
+  const signed = Buffer.from(`${segments[0]}.${segments[1]}`);
+  if (key.asymmetricKeyType !== "ec" || signature.length !== 64 ||
+    !verify("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature)) {
+    throw refuse("BAD_SIGNATURE", `JWT signature does not verify with key ${header.kid}`);
+  }
+  const claims = parseSegment(segments[1], "payload");
+  const { aud, exp, iat, nbf, iss, body_sha256, jti } = claims;
+  const nowSeconds = now() / 1000;
+  if (typeof exp !== "number" || typeof iat !== "number" || (nbf !== undefined && typeof nbf !== "number")) {
+    throw refuse("MALFORMED", "JWT exp, iat or nbf is not a number");
+  }
+  if (![aud].flat().some((value) => typeof value === "string" && audiences.includes(value))) {
+    throw refuse("WRONG_AUDIENCE", `JWT aud ${JSON.stringify(aud)} is not ${audiences.join(" or ")}`);
+  }
+  if (nowSeconds > exp + clockSkewSeconds) throw refuse("EXPIRED", `JWT expired at ${exp}`);
+  if (Math.max(iat, nbf ?? 0) > nowSeconds + clockSkewSeconds) {
+    throw refuse("STALE_TIMESTAMP", `JWT iat ${iat} or nbf ${nbf} is in the future`);
+  }
+  if (issuer !== undefined && iss !== issuer) throw refuse("WRONG_ISSUER", `JWT iss ${JSON.stringify(iss)} is wrong`);
+  const digest = createHash("sha256").update(body).digest();
+  const claimed = typeof body_sha256 === "string" ? Buffer.from(body_sha256, "base64url") : Buffer.alloc(0);
+  if (claimed.length !== digest.length || !timingSafeEqual(claimed, digest)) {
+    throw refuse("BODY_HASH_MISMATCH", "JWT body_sha256 does not match the body");
+  }
+  if (webhookId !== undefined && jti !== webhookId) throw refuse("ID_MISMATCH", `JWT jti is not ${webhookId}`);
+  return claims;
+}
+
+/**
+ * Checks `x-a2a-notification-token` and/or `authorization` against the expected values, in
+ * constant time (the `authorization` scheme is compared case-insensitively).
+ *
+ * @param headers The request headers (lower-case names).
+ * @param expected `token` for `x-a2a-notification-token`, `authorization` for the whole
+ * `Authorization` value (e.g. `Bearer abc`); at least one.
+ * @returns Nothing; it throws if a header is wrong.
+ * @throws {WebhookVerificationError} `BAD_TOKEN` if a header is missing or wrong.
+ * @throws {RangeError} If neither value is given, or one is empty.
+ * @example Check the shared token
+ * ```ts
+ * import { checkNotificationToken } from "./verify.ts";
+ * checkNotificationToken({ "x-a2a-notification-token": "s3cret" }, { token: "s3cret" });
+ * ```
+ */
+export function checkNotificationToken(
+  headers: WebhookHeaders,
+  expected: { token?: string; authorization?: string },
+): void {
+  const { token, authorization } = expected;
+  if (token === undefined && authorization === undefined) throw new RangeError("Cannot check token: none expected");
+  if (token === "" || authorization === "") throw new RangeError("Cannot check token: the expected value is empty");
+  if (token !== undefined && !sameSecret(headerValue(headers, "x-a2a-notification-token"), token)) {
+    throw refuse("BAD_TOKEN", "x-a2a-notification-token is missing or wrong");
+  }
+  const given = headerValue(headers, "authorization");
+  if (authorization !== undefined && !sameSecret(given && lowerScheme(given), lowerScheme(authorization))) {
+    throw refuse("BAD_TOKEN", "Authorization is missing or wrong");
+  }
+}
+
+/**
+ * The one call a receiver makes: requires `webhook-id` and a `webhook-timestamp` within
+ * {@linkcode WEBHOOK_TOLERANCE_SECONDS} (replay protection, whatever else is configured), then runs
+ * every configured check: `secrets` → Standard Webhooks; `token`/`authorization` →
+ * {@linkcode checkNotificationToken}; `jwks` → the `Authorization: Bearer <jwt>` header, with
+ * `jti` bound to `webhook-id`. `jwks` and `authorization` cannot both be set, since both claim the
+ * one `Authorization` header; pick one. An empty `secrets` list counts as not configured.
+ *
+ * @param request The headers (lower-case names) and the exact body bytes.
+ * @param options The checks to run; `audience` is required with `jwks`; `now` in ms
+ * (@default Date.now).
+ * @returns The `webhook-id`, the timestamp, and the checks that passed, in the order run:
+ * `"standard-webhooks"`, `"token"`, `"jwt"`.
+ * @throws {WebhookVerificationError} `NO_VERIFIER` when no check is configured (never accept
+ * unverified), or the code of the first check that fails.
+ * @throws {RangeError} If `jwks` comes without `audience` or with `authorization`.
+ * @example Verify with a token
+ * ```ts
+ * import { verifyWebhook } from "./verify.ts";
+ * const headers = { "webhook-id": "msg_1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+ *   "x-a2a-notification-token": "s3cret" };
+ * const result = await verifyWebhook({ headers, body: "{}" }, { token: "s3cret" });
+ * console.log(result.verifiedBy); // ["token"]
+ * ```
+ */
+export async function verifyWebhook(
+  request: { headers: WebhookHeaders; body: string | Uint8Array },
+  options: {
+    secrets?: Array<string | Buffer>; jwks?: KeyResolver; audience?: string | string[]; issuer?: string;
+    token?: string; authorization?: string; now?: () => number;
+  },
+): Promise<{ webhookId: string; timestamp: number; verifiedBy: string[] }> {
+  const { headers, body } = request;
+  const { secrets = [], jwks, audience, issuer, token, authorization, now = Date.now } = options;
+  if (jwks && authorization !== undefined) {
+    throw new RangeError("Cannot verify webhook: jwks and authorization both claim the Authorization header");
+  }
+  if (jwks && audience === undefined) throw new RangeError("Cannot verify webhook: jwks needs an audience");
+  const checkToken = token !== undefined || authorization !== undefined;
+  if (secrets.length === 0 && !jwks && !checkToken) {
+    throw refuse("NO_VERIFIER", "no secrets, JWKS or token configured; refusing to accept unverified webhooks");
+  }
+  const [webhookId, timestampText] = requireHeaders(headers, ["webhook-id", "webhook-timestamp"]);
+  const timestamp = checkTimestamp(webhookId, timestampText, now());
+  const verifiedBy: string[] = [];
+  if (secrets.length > 0) {
+    verifyStandardWebhook(headers, body, secrets, { now });
+    verifiedBy.push("standard-webhooks");
+  }
+  if (checkToken) {
+    checkNotificationToken(headers, { token, authorization });
+    verifiedBy.push("token");
+  }
+  if (jwks && audience !== undefined) {
+    const [value] = requireHeaders(headers, ["authorization"]);
+    const match = /^Bearer\s+(\S+)$/i.exec(value.trim());
+    if (!match) throw refuse("MALFORMED", "Authorization is not Bearer <jwt>");
+    await verifyWebhookJwt(match[1], body, { jwks, audience, issuer, webhookId, now });
+    verifiedBy.push("jwt");
+  }
+  return { webhookId, timestamp, verifiedBy };
+}
+
+function refuse(code: string, problem: string): WebhookVerificationError {
+  return new WebhookVerificationError(code, `Webhook refused: ${problem}`);
+}
+
+function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(" ") : value;
+}
+
+function requireHeaders(headers: WebhookHeaders, names: string[]): string[] {
+  const values = names.map((name) => headerValue(headers, name)?.trim() ?? "");
+  const missing = names.filter((_, index) => values[index] === "");
+  if (missing.length > 0) throw refuse("MISSING_HEADERS", `missing header ${missing.join(", ")}`);
+  return values;
+}
+
+function checkTimestamp(id: string, text: string, nowMs: number): number {
+  // A "." in the id would make `id.timestamp.body` ambiguous; the spec forbids it.
+  if (id.includes(".")) throw refuse("MALFORMED", `webhook-id ${JSON.stringify(id)} contains "."`);
+  if (!UNIX_SECONDS.test(text)) throw refuse("MALFORMED", `webhook-timestamp ${JSON.stringify(text)} is not seconds`);
+  const timestamp = Number(text);
+  const ageSeconds = Math.floor(nowMs / 1000) - timestamp;
+  if (Math.abs(ageSeconds) > WEBHOOK_TOLERANCE_SECONDS) {
+    const problem = ageSeconds > 0 ? `${ageSeconds} s old` : `${-ageSeconds} s ahead`;
+    throw refuse("STALE_TIMESTAMP", `webhook-timestamp is ${problem}`);
+  }
+  return timestamp;
+}
+
+function secretKey(secret: string | Buffer): Buffer {
+  if (typeof secret !== "string") return secret;
+  const text = secret.trim().replace(/^whsec_/, "");
+  if (!BASE64.test(text) || text.length % 4 === 1) throw new RangeError("Cannot use webhook secret: not base64");
+  return Buffer.from(text, "base64");
+}
+
+/** `Bearer abc` and `bearer abc` are the same credentials: auth schemes are case-insensitive. */
+function lowerScheme(value: string): string {
+  return value.trim().replace(/^(\S+)\s+/, (_, scheme: string) => `${scheme.toLowerCase()} `);
+}
+
+function sameSecret(given: string | undefined, expected: string): boolean {
+  // Hashing first makes the comparison constant-time whatever the lengths.
+  const hash = (value: string) => createHash("sha256").update(value).digest();
+  return given !== undefined && timingSafeEqual(hash(given), hash(expected));
+}
+
+function parseSegment(segment: string, part: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+  } catch (error) {
+    throw new WebhookVerificationError("MALFORMED", `Webhook refused: JWT ${part} is not JSON`, { cause: error });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw refuse("MALFORMED", `JWT ${part} is not an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+async function resolveKey(jwks: KeyResolver, kid: string): Promise<KeyObject> {
+  try {
+    return await jwks.getKey(kid);
+  } catch (error) {
+    if (error instanceof WebhookVerificationError) throw error;
+    throw new WebhookVerificationError("UNKNOWN_KEY", `Webhook refused: cannot find key ${kid}`, { cause: error });
+  }
+}
+
+function isEs256Jwk(jwk: Record<string, unknown>): jwk is { kid: string; x: string; y: string } {
+  return typeof jwk === "object" && jwk !== null && jwk.kty === "EC" && jwk.crv === "P-256" &&
+    (jwk.alg === undefined || jwk.alg === "ES256") && (jwk.use === undefined || jwk.use === "sig") &&
+    typeof jwk.kid === "string" && jwk.kid !== "" && typeof jwk.x === "string" && typeof jwk.y === "string";
+}
