@@ -6,15 +6,24 @@
  * @module
  */
 
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
 import { openJournal } from "./journal.ts";
 import type { Storage } from "./journal.ts";
+import { Outbox } from "./outbox.ts";
+import { parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
+import type { StoredPushConfig } from "./push_config.ts";
+import { loadSigningKeys, parseSecrets } from "./signing.ts";
+import type { SigningKeys } from "./signing.ts";
+import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
+import { WebhookSender } from "./webhook_sender.ts";
 import { TaskRunner } from "./runner.ts";
 import type { TaskHandler } from "./runner.ts";
 import { TaskStore } from "./task_store.ts";
 import type { StoredTask, TaskChange } from "./task_store.ts";
-import type { AgentCard, AgentSkill, ListTasksParams, ListTasksResult, SendMessageParams, StreamResponse, Task } from "./types.ts";
+import type { AgentCard, AgentSkill, ListTasksParams, ListTasksResult, SendMessageParams, StreamResponse, Task, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
 
 /** Options of {@linkcode Agent.open}. */
@@ -43,6 +52,34 @@ export interface AgentOptions {
   storage?: Storage;
   /** Where warnings go. @default console.warn */
   warn?: (message: string) => void;
+  /** Push notifications; `false` builds an agent without them (the config methods answer -32003). @default {} */
+  push?: PushOptions | false;
+  /** The URL clients reach the agent at (the webhook JWT's `iss`); by default the server sets it at listen. */
+  publicUrl?: string;
+}
+
+/** Push notification options of {@linkcode AgentOptions}. */
+export interface PushOptions {
+  /** Standard Webhooks secrets, `whsec_...`, comma-separated for rotation. @default none: no `webhook-signature` */
+  secrets?: string;
+  /** Sign each webhook with an ES256 JWT (keys in the data directory, public keys at /.well-known/jwks.json). @default true */
+  jwt?: boolean;
+  /** Delay before each attempt, ms; the length is the number of attempts. @default 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h */
+  schedule?: readonly number[];
+  /** Per-attempt timeout. @default 10000 */
+  timeoutMs?: number;
+  /** SSRF guard: `allowPrivate` opens loopback/private targets, `allowlist` some CIDRs/hosts. @default guard on */
+  ssrf?: SsrfOptions;
+  /** DNS resolver for the SSRF guard (tests inject one). */
+  resolver?: ResolverFunction;
+  /** Attempts in flight at once. @default 64 */
+  maxInFlight?: number;
+  /** Attempts in flight at once per origin. @default 8 */
+  maxInFlightPerOrigin?: number;
+  /** Bearer token of the admin interface (/admin/outbox). @default read or made in `<dataDir>/admin_token` */
+  adminToken?: string;
+  /** One line per delivery attempt. @default none */
+  log?: (line: string) => void;
 }
 
 /** A stream of one task's events, ending after a terminal or interrupted status. */
@@ -77,14 +114,28 @@ export class Agent {
   readonly runner: TaskRunner;
   /** The journal. */
   readonly journal: Storage;
+  /** The push outbox, unless push is off. */
+  readonly outbox: Outbox | undefined;
+  /** The webhook signing keys, when JWT signing is on. */
+  readonly signingKeys: SigningKeys | undefined;
+  /** The admin interface's bearer token, when push is on. */
+  readonly adminToken: string | undefined;
+  /** Where clients reach the agent; set by the server at listen unless given. */
+  publicUrl: string;
   #options: AgentOptions;
+  #sender: WebhookSender | undefined;
 
   /** Use {@linkcode Agent.open}. */
-  constructor(journal: Storage, store: TaskStore, runner: TaskRunner, options: AgentOptions) {
+  constructor(journal: Storage, store: TaskStore, runner: TaskRunner, options: AgentOptions, push: { outbox?: Outbox; sender?: WebhookSender; keys?: SigningKeys; adminToken?: string } = {}) {
     this.journal = journal;
     this.store = store;
     this.runner = runner;
     this.#options = options;
+    this.outbox = push.outbox;
+    this.#sender = push.sender;
+    this.signingKeys = push.keys;
+    this.adminToken = push.adminToken;
+    this.publicUrl = options.publicUrl ?? "";
   }
 
   /**
@@ -97,14 +148,42 @@ export class Agent {
   static async open(options: AgentOptions): Promise<Agent> {
     const { dataDir, sync = true, repair = false, warn = console.warn } = options;
     const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn }));
+    const push = options.push === false ? undefined : (options.push ?? {});
+    let agent: Agent | undefined;
+    const keys = push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined;
+    const sender = push && new WebhookSender({
+      secrets: parseSecrets(push.secrets),
+      keys,
+      issuer: () => agent?.publicUrl ?? "",
+      timeoutMs: push.timeoutMs,
+      ssrf: push.ssrf,
+      resolver: push.resolver,
+      maxSocketsPerOrigin: push.maxInFlightPerOrigin,
+    });
+    const outbox = sender && new Outbox({
+      send: (attempt) => sender.send(attempt),
+      schedule: push!.schedule,
+      maxInFlight: push!.maxInFlight,
+      maxInFlightPerOrigin: push!.maxInFlightPerOrigin,
+      log: push!.log,
+    });
     const store = new TaskStore(journal, {
       retentionMs: options.retentionMs,
       compactionFactor: options.compactionFactor,
       compactionMinRecords: options.compactionMinRecords,
+      decorate: outbox && ((record, current) => outbox.plan(record, current)),
+      extraSnapshot: outbox && (() => outbox.snapshot()),
+      extraLiveCount: outbox && (() => outbox.liveCount),
     });
-    for (const record of await journal.load()) store.replay(record);
+    for (const record of await journal.load()) {
+      store.replay(record);
+      outbox?.replay(record);
+    }
+    outbox?.bind(store);
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency });
-    const agent = new Agent(journal, store, runner, options);
+    const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;
+    agent = new Agent(journal, store, runner, options, { outbox, sender, keys, adminToken });
+    outbox?.start();
     for (const { task } of store.all()) {
       const state = task.status.state;
       if (state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING") {
@@ -127,7 +206,7 @@ export class Agent {
       description: card.description ?? "An A2A agent whose tasks outlive connections and restarts.",
       version: card.version ?? "0.1.0",
       supportedInterfaces: [{ url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "1.0" }],
-      capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: this.#options.extendedCard !== undefined },
+      capabilities: { streaming: true, pushNotifications: this.outbox !== undefined, extendedAgentCard: this.#options.extendedCard !== undefined },
       defaultInputModes: ["text/plain", "application/json"],
       defaultOutputModes: ["text/plain"],
       skills: card.skills ?? [],
@@ -200,6 +279,12 @@ export class Agent {
   async #accept(params: SendMessageParams, newTaskId: string = randomUUID()): Promise<StoredTask> {
     const { message } = params;
     const timestamp = new Date().toISOString();
+    const inline = params.configuration?.taskPushNotificationConfig;
+    const pushConfigs: StoredPushConfig[] = [];
+    if (inline) {
+      const taskId = message.taskId ?? newTaskId;
+      pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", ...this.#pushCheck() }));
+    }
     if (message.taskId) {
       const taskId = message.taskId;
       const change = await this.store.commit(taskId, (current) => {
@@ -215,10 +300,10 @@ export class Agent {
           throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: it takes a message only when it asks for input`, { taskId });
         }
         const continued = { ...message, taskId, contextId: task.contextId };
-        return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp } };
+        return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp }, ...(pushConfigs.length ? { pushConfigs } : {}) };
       });
       this.runner.enqueue(taskId);
-      return change!.stored;
+      return change!.stored!;
     }
     const contextId = message.contextId ?? randomUUID();
     const task: Task = {
@@ -228,9 +313,9 @@ export class Agent {
       history: [{ ...message, taskId: newTaskId, contextId }],
     };
     if (params.metadata) task.metadata = params.metadata;
-    const change = await this.store.commit(newTaskId, () => ({ type: "task", task }));
+    const change = await this.store.commit(newTaskId, () => (pushConfigs.length ? { type: "task", task, pushConfigs } : { type: "task", task }));
     this.runner.enqueue(newTaskId);
-    return change!.stored;
+    return change!.stored!;
   }
 
   /**
@@ -317,9 +402,44 @@ export class Agent {
     return stream;
   }
 
-  /** Stops the runner (tasks resume at the next start) and closes the journal. */
+  /** `CreateTaskPushNotificationConfig`: the first notification is the task as it is now. */
+  async createPushConfig(params: unknown): Promise<TaskPushNotificationConfig> {
+    const outbox = this.#outbox();
+    return outbox.createConfig(await parsePushConfig(params, this.#pushCheck()));
+  }
+
+  /** `GetTaskPushNotificationConfig`; credentials are never returned. */
+  getPushConfig(params: unknown): TaskPushNotificationConfig {
+    return this.#outbox().getConfig(parseConfigRef(params));
+  }
+
+  /** `ListTaskPushNotificationConfigs`; credentials are never returned. */
+  listPushConfigs(params: unknown): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
+    return this.#outbox().listConfigs(parseConfigListParams(params));
+  }
+
+  /** `DeleteTaskPushNotificationConfig`: idempotent. */
+  async deletePushConfig(params: unknown): Promise<Record<string, never>> {
+    await this.#outbox().deleteConfig(parseConfigRef(params));
+    return {};
+  }
+
+  #outbox(): Outbox {
+    if (!this.outbox) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not send push notifications");
+    return this.outbox;
+  }
+
+  #pushCheck(): { ssrf?: SsrfOptions; resolver?: ResolverFunction } {
+    this.#outbox();
+    const push = this.#options.push || {};
+    return { ssrf: push.ssrf, resolver: push.resolver };
+  }
+
+  /** Stops the runner (tasks resume at the next start) and the outbox, and closes the journal. */
   async close(): Promise<void> {
     await this.runner.stop();
+    await this.outbox?.stop();
+    this.#sender?.close();
     await this.journal.close();
   }
 
@@ -335,7 +455,7 @@ export class Agent {
     let ended = false;
     let wake: (() => void) | undefined;
     const unlisten = this.store.listen((change: TaskChange) => {
-      if (change.stored.task.id !== taskId || !change.event || ended) return;
+      if (change.stored?.task.id !== taskId || !change.event || ended) return;
       queue.push(JSON.parse(JSON.stringify(change.event)) as StreamResponse);
       const state = "statusUpdate" in change.event ? change.event.statusUpdate.status.state : undefined;
       if (state && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state))) finish();
@@ -399,4 +519,19 @@ function decodePageToken(token: string): { id: string; status: { timestamp: stri
     // Fall through to the error below: a token we did not make.
   }
   throw invalidParams("pageToken", "is not a token this agent issued");
+}
+
+/** The admin token kept in the data directory, made on first start (mode 0600). */
+async function loadAdminToken(dataDir: string): Promise<string> {
+  const path = join(dataDir, "admin_token");
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const token = randomBytes(24).toString("base64url");
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: "wx" }).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EEXIST") throw error;
+  });
+  return (await readFile(path, "utf8")).trim();
 }

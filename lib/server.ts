@@ -11,6 +11,8 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setInterval } from "node:timers";
+import { pushRoutes } from "./admin.ts";
+import type { Route } from "./admin.ts";
 import type { Agent, TaskStream } from "./agent.ts";
 import { A2AError, ERROR_CODES } from "./errors.ts";
 import { formatSseData } from "./sse.ts";
@@ -24,8 +26,8 @@ export interface AgentServerOptions {
   heartbeatMs?: number;
   /** The URL clients reach the agent at; by default taken from the listening address. */
   publicUrl?: string;
-  /** Extra routes tried before the built-in ones (JWKS, admin): return true when handled. */
-  routes?: Array<(req: IncomingMessage, res: ServerResponse, body: () => Promise<Buffer>) => Promise<boolean> | boolean>;
+  /** Extra routes tried before the built-in ones: return true when handled. */
+  routes?: Route[];
   /** Where unexpected errors are logged. @default console.error */
   logError?: (error: unknown) => void;
 }
@@ -64,11 +66,12 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
     return `http://${host}:${(server.address() as AddressInfo).port}`;
   };
 
+  const allRoutes = [...routes, ...pushRoutes(agent, sendJson)];
   const server = createServer(async (req, res) => {
     try {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       const body = () => readBody(req, maxBodyBytes);
-      for (const route of routes) if (await route(req, res, body)) return;
+      for (const route of allRoutes) if (await route(req, res, body)) return;
       if (path === "/.well-known/agent-card.json") {
         if (req.method !== "GET") return sendStatus(res, 405, "Use GET for the agent card", "GET");
         return sendJson(res, 200, agent.card(baseUrl(req)));
@@ -84,6 +87,12 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
       if (!res.headersSent) sendStatus(res, 500, "Internal error");
       else res.destroy();
     }
+  });
+  server.on("listening", () => {
+    if (agent.publicUrl) return;
+    const address = server.address() as AddressInfo;
+    const host = address.address.includes(":") ? `[${address.address}]` : address.address;
+    agent.publicUrl = options.publicUrl?.replace(/\/$/, "") ?? `http://${host}:${address.port}`;
   });
   // Slow-loris guard: a client must send its headers and its body in bounded time.
   server.headersTimeout = 10_000;
@@ -183,6 +192,14 @@ async function dispatch(agent: Agent, method: string, params: unknown): Promise<
       return agent.subscribeToTask(parseTaskIdParams(params));
     case "GetExtendedAgentCard":
       return agent.extendedCard();
+    case "CreateTaskPushNotificationConfig":
+      return agent.createPushConfig(params);
+    case "GetTaskPushNotificationConfig":
+      return agent.getPushConfig(params);
+    case "ListTaskPushNotificationConfigs":
+      return agent.listPushConfigs(params);
+    case "DeleteTaskPushNotificationConfig":
+      return agent.deletePushConfig(params);
     default:
       throw new A2AError(ERROR_CODES.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)}`, { method: method.slice(0, 100) });
   }

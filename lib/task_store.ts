@@ -20,11 +20,15 @@ import { TERMINAL_STATES } from "./types.ts";
 
 /** A journal record the store understands. Other modules may add fields (e.g. `deliveries`). */
 export type TaskRecord =
+  | { type: `push.${string}`; taskId: string; [extra: string]: unknown }
   | { type: "task"; task: Task; checkpoint?: unknown; [extra: string]: unknown }
   | { type: "status"; taskId: string; status: TaskStatus; checkpoint?: unknown; [extra: string]: unknown }
   | { type: "message"; taskId: string; message: Message; status?: TaskStatus; [extra: string]: unknown }
   | { type: "artifact"; taskId: string; artifact: Artifact; append?: boolean; lastChunk?: boolean; [extra: string]: unknown }
   | { type: "checkpoint"; taskId: string; checkpoint: unknown; [extra: string]: unknown };
+
+/** The record types the store applies; other modules' records pass through it untouched. */
+const TASK_RECORD_TYPES = new Set(["task", "status", "message", "artifact", "checkpoint"]);
 
 /** The store's view of one task. `task` is live: copy it before handing it out. */
 export interface StoredTask {
@@ -34,8 +38,10 @@ export interface StoredTask {
 
 /** What listeners hear after a record is durable and applied. */
 export interface TaskChange {
+  /** The record: a task record, or another module's record committed through the task's chain. */
   record: TaskRecord;
-  stored: StoredTask;
+  /** The task after the change; undefined only for another module's record about a dropped task. */
+  stored: StoredTask | undefined;
   /** The record as a stream event, for the records that are one. */
   event: StreamResponse | undefined;
 }
@@ -52,6 +58,11 @@ export interface TaskStoreOptions {
   extraSnapshot?: () => Iterable<unknown>;
   /** Extra live record count, for the compaction trigger. */
   extraLiveCount?: () => number;
+  /**
+   * Called in the task's turn, after a record is built and before it is journaled: the push outbox
+   * adds the deliveries owed for the change here, so they are durable in the same record.
+   */
+  decorate?: (record: TaskRecord, current: StoredTask | undefined) => void;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
 }
@@ -84,6 +95,7 @@ export class TaskStore {
   #compactionMinRecords: number;
   #extraSnapshot: () => Iterable<unknown>;
   #extraLiveCount: () => number;
+  #decorate: (record: TaskRecord, current: StoredTask | undefined) => void;
   #now: () => number;
   #compacting: Promise<void> | undefined;
 
@@ -98,6 +110,7 @@ export class TaskStore {
       compactionMinRecords = 10_000,
       extraSnapshot = () => [],
       extraLiveCount = () => 0,
+      decorate = () => {},
       now = Date.now,
     } = options;
     if (!(compactionFactor > 1)) throw new RangeError(`compactionFactor must be > 1, got ${compactionFactor}`);
@@ -107,6 +120,7 @@ export class TaskStore {
     this.#compactionMinRecords = compactionMinRecords;
     this.#extraSnapshot = extraSnapshot;
     this.#extraLiveCount = extraLiveCount;
+    this.#decorate = decorate;
     this.#now = now;
   }
 
@@ -132,7 +146,7 @@ export class TaskStore {
    */
   replay(record: unknown): void {
     const r = record as TaskRecord;
-    if (typeof r?.type === "string") applyRecord(this.#tasks, r);
+    if (TASK_RECORD_TYPES.has(r?.type)) applyRecord(this.#tasks, r);
   }
 
   /**
@@ -159,11 +173,13 @@ export class TaskStore {
   commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
     const previous = this.#chains.get(taskId) ?? Promise.resolve();
     const next = previous.then(async () => {
-      const record = build(this.#tasks.get(taskId));
+      const current = this.#tasks.get(taskId);
+      const record = build(current);
       if (!record) return undefined;
+      this.#decorate(record, current);
       await this.#journal.append(record);
-      const stored = applyRecord(this.#tasks, record);
-      const change: TaskChange = { record, stored, event: toEvent(record, stored) };
+      const stored = TASK_RECORD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
+      const change: TaskChange = { record, stored, event: stored && toEvent(record, stored) };
       for (const listener of this.#listeners) listener(change);
       this.#maybeCompact();
       return change;

@@ -2,16 +2,20 @@
  * The demo agent: a "report" skill that works in steps, journaled so that it survives restarts.
  *
  *   npx tsx scripts/long_running_agent.ts [--port 8001] [--host 127.0.0.1] [--data-dir .data/agent]
+ *       [--retry-schedule 0,1s,5s,30s] [--allow-private-webhooks] [--webhook-secret whsec_...]
  *
  * Send it a message with a data part `{"steps": N, "stepMs": M}` (defaults 10 and 1000; `steps: 0`
  * completes at once). Each step reports "step i/N" and saves a checkpoint; the end emits the report
  * as a text artifact. Kill it mid-task and start it again: the task continues from the last step.
+ * Every task event is also a signed webhook to each push config of the task, retried until the
+ * receiver acknowledges it, across restarts. Every flag has an environment variable (see README).
  */
 
 import process from "node:process";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Agent } from "../lib/agent.ts";
+import { parseDuration, parseRetrySchedule } from "../lib/backoff.ts";
 import type { TaskContext } from "../lib/runner.ts";
 import { createAgentServer } from "../lib/server.ts";
 import type { Task } from "../lib/types.ts";
@@ -28,15 +32,39 @@ async function main(): Promise<void> {
       port: { type: "string", default: process.env.PORT ?? "8001" },
       host: { type: "string", default: process.env.HOST ?? "127.0.0.1" },
       "data-dir": { type: "string", default: process.env.A2A_DATA_DIR ?? ".data/agent" },
+      "public-url": { type: "string", default: process.env.A2A_PUBLIC_URL },
+      "retry-schedule": { type: "string", default: process.env.A2A_RETRY_SCHEDULE },
+      "webhook-timeout": { type: "string", default: process.env.A2A_WEBHOOK_TIMEOUT ?? "10s" },
+      "webhook-secret": { type: "string", default: process.env.A2A_WEBHOOK_SECRET },
+      "allow-private-webhooks": { type: "boolean", default: process.env.A2A_ALLOW_PRIVATE_WEBHOOKS === "1" },
+      "admin-token": { type: "string", default: process.env.A2A_ADMIN_TOKEN },
+      concurrency: { type: "string", default: process.env.A2A_CONCURRENCY ?? "32" },
+      "no-fsync": { type: "boolean", default: process.env.A2A_NO_FSYNC === "1" },
+      quiet: { type: "boolean", default: process.env.A2A_QUIET === "1" },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0-65535, got ${values.port}`);
+  if (values["allow-private-webhooks"]) {
+    console.warn("WARNING: --allow-private-webhooks: webhooks may target loopback and private networks (SSRF guard opened). Use it for local development only.");
+  }
+  if (values["no-fsync"]) console.warn("WARNING: --no-fsync: the journal is not fsynced; a power loss can lose acknowledged changes.");
 
   // 2. Open the agent: read the journal, resume every task that was running.
   const agent = await Agent.open({
     dataDir: values["data-dir"]!,
     handler: reportSkill,
+    concurrency: Number(values.concurrency),
+    sync: !values["no-fsync"],
+    publicUrl: values["public-url"],
+    push: {
+      secrets: values["webhook-secret"],
+      schedule: values["retry-schedule"] ? parseRetrySchedule(values["retry-schedule"]) : undefined,
+      timeoutMs: parseDuration(values["webhook-timeout"]!),
+      ssrf: { allowPrivate: values["allow-private-webhooks"] },
+      adminToken: values["admin-token"],
+      log: values.quiet ? undefined : (line) => console.log(line),
+    },
     card: {
       name: "a2a-push report agent",
       description: "Writes a report in steps; tasks survive disconnects and restarts.",

@@ -168,3 +168,69 @@ export async function startAgent(options: Partial<AgentOptions> & Pick<AgentOpti
     },
   };
 }
+
+import { createServer } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
+
+/** One request a {@linkcode startTestReceiver} saw. */
+export interface SeenRequest {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+  /** How many times this webhook-id was seen, this one included. */
+  attempt: number;
+}
+
+/** What the scripted receiver answers: a status (and headers), or "hang" to never answer. */
+export type ScriptedAnswer = { status: number; headers?: Record<string, string> } | "hang";
+
+/**
+ * A loopback HTTP server that records every request and answers as `answer` says.
+ *
+ * @param answer Decides the answer from the request (default 200).
+ * @param port Port to listen on (default: a free one).
+ * @returns The URL of `/webhook`, the requests seen, and close().
+ */
+export async function startTestReceiver(answer: (seen: SeenRequest) => ScriptedAnswer | Promise<ScriptedAnswer> = () => ({ status: 200 }), port = 0) {
+  const seen: SeenRequest[] = [];
+  const counts = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", async () => {
+      const id = String(req.headers["webhook-id"] ?? "");
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+      const request: SeenRequest = { path: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now(), attempt: counts.get(id)! };
+      seen.push(request);
+      const reply = await answer(request);
+      if (reply === "hang") return;
+      res.writeHead(reply.status, reply.headers ?? {});
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}/webhook`,
+    port: address.port,
+    seen,
+    /** Accepted (2xx-answered) bodies in arrival order are not tracked here: use `seen` with your `answer`. */
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A port with nothing listening on it (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Push options for tests: loopback allowed, millisecond retries, short timeout. */
+export const TEST_PUSH = { ssrf: { allowPrivate: true }, schedule: [0, 20, 40, 60, 80, 100], timeoutMs: 2000, secrets: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" };

@@ -1,0 +1,126 @@
+/**
+ * Push notification configs from clients: checked (URL through the SSRF guard, header values free
+ * of CR/LF), given an id, and redacted before they go back out. Pure but for the optional DNS
+ * resolution of the webhook host.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import { invalidParams } from "./errors.ts";
+import { SsrfError } from "./errors.ts";
+import { checkWebhookTarget } from "./ssrf.ts";
+import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
+import type { TaskPushNotificationConfig } from "./types.ts";
+import { field, integer, object, string } from "./validate.ts";
+
+/** A config as the agent keeps it: id and taskId always set. */
+export type StoredPushConfig = TaskPushNotificationConfig & { id: string; taskId: string };
+
+/** An HTTP auth scheme name: an RFC 9110 token. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Header values: visible ASCII and spaces, so nothing can end a header line or start another. */
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
+/**
+ * Checks a config a client sent (in `CreateTaskPushNotificationConfig` or inline in `SendMessage`).
+ *
+ * @param value The config object.
+ * @param options `taskId` to bind it to (wins over the config's own), `path` for errors, `ssrf`
+ *   options and an injected `resolver` for the SSRF guard.
+ * @returns The config with `id` and `taskId` set.
+ * @throws {A2AError} -32602 naming the field and the reason (SSRF refusals included).
+ *
+ * @example
+ * ```ts
+ * import { parsePushConfig } from "./push_config.ts";
+ * const config = await parsePushConfig({ url: "http://127.0.0.1:9000/webhook" }, { taskId: "t1", ssrf: { allowPrivate: true } });
+ * console.log(config.taskId); // "t1"
+ * ```
+ */
+export async function parsePushConfig(
+  value: unknown,
+  options: { taskId?: string; path?: string; ssrf?: SsrfOptions; resolver?: ResolverFunction } = {},
+): Promise<StoredPushConfig> {
+  const { path = "" } = options;
+  const obj = object(value, path || "params");
+  const prefix = path ? `${path}.` : "";
+  // v0.3 nests the config; accept that shape too.
+  const inner = field(obj, "pushNotificationConfig");
+  const source = inner && typeof inner === "object" ? { ...(inner as object), taskId: field(obj, "taskId") } as Record<string, unknown> : obj;
+  const url = string(source, "url", prefix, { required: true, maxLength: 2048 })!;
+  const taskId = options.taskId ?? string(source, "taskId", prefix, { required: true })!;
+  const id = string(source, "id", prefix) || randomUUID();
+  if (!HEADER_VALUE.test(id)) throw invalidParams(`${prefix}id`, "must be printable ASCII");
+  try {
+    await checkWebhookTarget(url, { ...options.ssrf, resolver: options.resolver });
+  } catch (error) {
+    if (error instanceof SsrfError) throw invalidParams(`${prefix}url`, `is refused (${error.code}): ${error.message}`);
+    throw error;
+  }
+  const config: StoredPushConfig = { id, taskId, url };
+  const token = string(source, "token", prefix, { maxLength: 4096 });
+  if (token) {
+    if (!HEADER_VALUE.test(token)) throw invalidParams(`${prefix}token`, "must not contain control characters such as CR or LF");
+    config.token = token;
+  }
+  const auth = field(source, "authentication");
+  if (auth !== undefined && auth !== null) {
+    const a = object(auth, `${prefix}authentication`);
+    const schemes = field(a, "schemes");
+    const scheme = string(a, "scheme", `${prefix}authentication.`) ?? (Array.isArray(schemes) && typeof schemes[0] === "string" ? schemes[0] : undefined);
+    if (!scheme || !TOKEN.test(scheme)) throw invalidParams(`${prefix}authentication.scheme`, "must be an HTTP auth scheme name such as Bearer");
+    config.authentication = { scheme };
+    const credentials = string(a, "credentials", `${prefix}authentication.`, { maxLength: 8192 });
+    if (credentials) {
+      if (!HEADER_VALUE.test(credentials)) throw invalidParams(`${prefix}authentication.credentials`, "must not contain control characters such as CR or LF");
+      config.authentication.credentials = credentials;
+    }
+  }
+  const tenant = string(source, "tenant", prefix);
+  if (tenant) config.tenant = tenant;
+  return config;
+}
+
+/**
+ * A config as Get/List/Create return it: `authentication.credentials` never leaves the agent.
+ *
+ * @param config The stored config.
+ * @returns A copy without credentials.
+ */
+export function redactPushConfig(config: StoredPushConfig): TaskPushNotificationConfig {
+  const copy: TaskPushNotificationConfig = { ...config };
+  if (config.authentication) copy.authentication = { scheme: config.authentication.scheme };
+  return copy;
+}
+
+/**
+ * Checks `GetTaskPushNotificationConfig` / `DeleteTaskPushNotificationConfig` params.
+ *
+ * @param params The request's params.
+ * @returns `{taskId, id}`.
+ * @throws {A2AError} -32602 naming the field.
+ */
+export function parseConfigRef(params: unknown): { taskId: string; id: string } {
+  const obj = object(params, "params");
+  const taskId = string(obj, "taskId", "", { required: true })!;
+  // v0.3 calls it pushNotificationConfigId.
+  const id = string(obj, "id", "") ?? string(obj, "pushNotificationConfigId", "", { required: true })!;
+  if (!id) throw invalidParams("id", "is required");
+  return { taskId, id };
+}
+
+/**
+ * Checks `ListTaskPushNotificationConfigs` params.
+ *
+ * @param params The request's params.
+ * @returns `{taskId, pageSize, pageToken}`.
+ * @throws {A2AError} -32602 naming the field.
+ */
+export function parseConfigListParams(params: unknown): { taskId: string; pageSize: number; pageToken?: string } {
+  const obj = object(params, "params");
+  const taskId = string(obj, "taskId", "", { required: true })!;
+  const pageSize = integer(obj, "pageSize", "", { min: 1, max: 100 }) ?? 50;
+  const pageToken = string(obj, "pageToken", "", { maxLength: 1024 });
+  return pageToken ? { taskId, pageSize, pageToken } : { taskId, pageSize };
+}

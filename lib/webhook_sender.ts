@@ -1,0 +1,180 @@
+/**
+ * Sends one webhook attempt and says how it went. It signs (Standard Webhooks headers, an ES256
+ * JWT or the config's own `Authorization`, the A2A token header), connects through the SSRF guard
+ * (IP literals checked here, names checked in the `lookup` hook for every resolved address),
+ * reuses a keep-alive connection per origin, never follows a redirect, and gives up after a
+ * timeout. Deciding what to do next is the outbox's job.
+ *
+ * @module
+ */
+
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { setTimeout } from "node:timers";
+import { parseRetryAfter } from "./backoff.ts";
+import { signJwt, signStandardWebhook, webhookJwtClaims } from "./signing.ts";
+import type { SigningKeys } from "./signing.ts";
+import { checkWebhookUrl, guardedLookup } from "./ssrf.ts";
+import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
+import type { AuthenticationInfo } from "./types.ts";
+
+/** One attempt to deliver. */
+export interface WebhookAttempt {
+  /** The `webhook-id`: the same on every attempt of one event. */
+  id: string;
+  taskId: string;
+  url: string;
+  /** The exact body. */
+  body: string;
+  token?: string;
+  authentication?: AuthenticationInfo;
+}
+
+/** How an attempt went. */
+export interface SendOutcome {
+  /** 2xx. */
+  ok: boolean;
+  /** The HTTP status, if one came back. */
+  status?: number;
+  /** `Retry-After` of a 429/503, in ms, clamped. */
+  retryAfterMs?: number;
+  /** A sentence for the log and the dead letter. */
+  error?: string;
+}
+
+/** Options of {@linkcode WebhookSender}. */
+export interface WebhookSenderOptions {
+  /** Standard Webhooks secrets (decoded); one `v1,` signature each. @default [] */
+  secrets?: Buffer[];
+  /** The agent's signing keys, for the JWT; none, no JWT. */
+  keys?: SigningKeys;
+  /** The agent's URL, the JWT's `iss`. @default "" */
+  issuer?: () => string;
+  /** Give up on an attempt after this long. @default 10000 */
+  timeoutMs?: number;
+  /** SSRF guard options. @default guard on, no private targets */
+  ssrf?: SsrfOptions;
+  /** DNS resolver for the guard (tests inject one). */
+  resolver?: ResolverFunction;
+  /** Connections per origin. @default 8 */
+  maxSocketsPerOrigin?: number;
+  /** Clamp for `Retry-After`. @default { minMs: 1000, maxMs: 6 hours } */
+  retryAfterClampMs?: { minMs: number; maxMs: number };
+  /** The clock, in ms. @default Date.now */
+  now?: () => number;
+}
+
+const USER_AGENT = "a2a-push/0.1";
+
+/**
+ * Delivers webhook attempts.
+ *
+ * @example
+ * ```ts
+ * import { WebhookSender } from "./webhook_sender.ts";
+ * const sender = new WebhookSender({ ssrf: { allowPrivate: true }, timeoutMs: 1000 });
+ * const outcome = await sender.send({ id: "msg_1", taskId: "t1", url: "http://127.0.0.1:9/none", body: "{}" });
+ * console.log(outcome.ok); // false: nothing listens there
+ * sender.close();
+ * ```
+ */
+export class WebhookSender {
+  #options: WebhookSenderOptions;
+  #agents = new Map<string, HttpAgent>();
+  #lookup: ReturnType<typeof guardedLookup>;
+
+  /** @param options See {@linkcode WebhookSenderOptions}. */
+  constructor(options: WebhookSenderOptions = {}) {
+    this.#options = options;
+    this.#lookup = guardedLookup({ ...options.ssrf, resolver: options.resolver });
+  }
+
+  /**
+   * The headers of one attempt. Exposed for tests and for anyone checking what a receiver gets.
+   *
+   * @param attempt The attempt.
+   * @returns Header names (lower case) and values.
+   */
+  headers(attempt: WebhookAttempt): Record<string, string> {
+    const { secrets = [], keys, issuer = () => "", now = Date.now } = this.#options;
+    const timestamp = Math.floor(now() / 1000);
+    const headers: Record<string, string> = {
+      "content-type": "application/a2a+json",
+      "user-agent": USER_AGENT,
+      "webhook-id": attempt.id,
+      "webhook-timestamp": String(timestamp),
+    };
+    if (secrets.length > 0) headers["webhook-signature"] = signStandardWebhook(attempt.id, timestamp, attempt.body, secrets);
+    if (attempt.authentication) {
+      const { scheme, credentials } = attempt.authentication;
+      headers.authorization = credentials ? `${scheme} ${credentials}` : scheme;
+    } else if (keys) {
+      const claims = webhookJwtClaims({ issuer: issuer(), audience: attempt.url, webhookId: attempt.id, taskId: attempt.taskId, body: attempt.body, now: now() });
+      headers.authorization = `Bearer ${signJwt(claims, keys.current)}`;
+    }
+    if (attempt.token) headers["x-a2a-notification-token"] = attempt.token;
+    return headers;
+  }
+
+  /**
+   * Makes one attempt.
+   *
+   * @param attempt The attempt.
+   * @returns How it went; never rejects.
+   */
+  send(attempt: WebhookAttempt): Promise<SendOutcome> {
+    const { timeoutMs = 10_000, now = Date.now, retryAfterClampMs = { minMs: 1000, maxMs: 6 * 3600 * 1000 } } = this.#options;
+    let url: URL;
+    try {
+      url = checkWebhookUrl(attempt.url, this.#options.ssrf);
+    } catch (error) {
+      return Promise.resolve({ ok: false, error: (error as Error).message });
+    }
+    const secure = url.protocol === "https:";
+    const body = Buffer.from(attempt.body);
+    const headers = { ...this.headers(attempt), "content-length": String(body.length) };
+    return new Promise<SendOutcome>((resolve) => {
+      let settled = false;
+      const finish = (outcome: SendOutcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      const req = (secure ? httpsRequest : httpRequest)(url, { method: "POST", headers, agent: this.#agentFor(url, secure), lookup: this.#lookup }, (res) => {
+        const status = res.statusCode ?? 0;
+        const outcome: SendOutcome = { ok: status >= 200 && status < 300, status };
+        if (!outcome.ok) outcome.error = `HTTP ${status}${status >= 300 && status < 400 ? " (redirects are not followed)" : ""}`;
+        if (status === 429 || status === 503) {
+          const header = res.headers["retry-after"];
+          const ms = parseRetryAfter(Array.isArray(header) ? header[0] : header, now(), retryAfterClampMs);
+          if (ms !== undefined) outcome.retryAfterMs = ms;
+        }
+        res.on("error", () => finish(outcome));
+        res.on("end", () => finish(outcome));
+        res.resume(); // Read the body away so the connection can be reused.
+      });
+      const timer = setTimeout(() => {
+        req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      req.on("error", (error) => finish({ ok: false, error: error.message }));
+      req.end(body);
+    });
+  }
+
+  #agentFor(url: URL, secure: boolean): HttpAgent {
+    let agent = this.#agents.get(url.origin);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: this.#options.maxSocketsPerOrigin ?? 8 };
+      agent = secure ? new HttpsAgent(options) : new HttpAgent(options);
+      this.#agents.set(url.origin, agent);
+    }
+    return agent;
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
+}
