@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { createPublicKey, createHash, verify } from "node:crypto";
 import { test } from "node:test";
 import type { TaskContext } from "../lib/runner.ts";
-import type { StreamResponse, Task } from "../lib/types.ts";
+import type { Task, TaskArtifactUpdateEvent, TaskStatusUpdateEvent } from "../lib/types.ts";
 import { verifyStandardWebhook } from "../lib/verify.ts";
 import { TEST_PUSH, rawPost, startAgent, startTestReceiver, userMessage, waitFor } from "./helpers.ts";
 
-const parse = (body: string) => JSON.parse(body) as StreamResponse;
-const describe = (event: StreamResponse) =>
-  "task" in event ? "task" : "statusUpdate" in event ? event.statusUpdate.status.state : "artifactUpdate" in event ? "artifact" : "message";
+/** A webhook body, read loosely: exactly one member is set. */
+type Event = { task?: Task; statusUpdate?: TaskStatusUpdateEvent; artifactUpdate?: TaskArtifactUpdateEvent };
+const parse = (body: string) => JSON.parse(body) as Event;
+const describe = (event: Event) => (event.task ? "task" : event.statusUpdate ? event.statusUpdate.status.state : event.artifactUpdate ? "artifact" : "message");
 
 /** A handler with a few steps, so each task owes several notifications. */
 async function steps(_task: Task, ctx: TaskContext) {
@@ -42,12 +43,12 @@ test("a receiver that fails the first attempt of every webhook still gets each t
     const tasks = await Promise.all(Array.from({ length: 4 }, () => t.client.sendMessage({ message: userMessage({}), configuration: { returnImmediately: true, taskPushNotificationConfig: { url: receiver.url } } })));
     await waitFor(() => receiver.seen.filter((s) => s.attempt === 2 && parse(s.body).statusUpdate?.status.state === "TASK_STATE_COMPLETED").length === 4, { what: "four completions" });
     for (const { task } of tasks) {
-      const accepted = receiver.seen.filter((s) => s.attempt === 2).map((s) => parse(s.body)).filter((e) => ("task" in e ? e.task.id : "statusUpdate" in e ? e.statusUpdate.taskId : e.artifactUpdate?.taskId) === task.id);
+      const accepted = receiver.seen.filter((s) => s.attempt === 2).map((s) => parse(s.body)).filter((e) => (e.task?.id ?? e.statusUpdate?.taskId ?? e.artifactUpdate?.taskId) === task.id);
       const kinds = accepted.map(describe);
       assert.equal(kinds[0], "task", kinds.join());
       assert.equal(kinds.at(-1), "TASK_STATE_COMPLETED", kinds.join());
       assert.equal(kinds.at(-2), "artifact", kinds.join());
-      const stamps = accepted.filter((e) => "statusUpdate" in e).map((e) => e.statusUpdate!.status.timestamp);
+      const stamps = accepted.filter((e) => e.statusUpdate).map((e) => e.statusUpdate!.status.timestamp);
       assert.deepEqual(stamps, [...stamps].sort(), "status updates in order");
     }
   } finally {
