@@ -87,6 +87,8 @@ export class Outbox {
   #inFlight = new Map<string, Promise<void>>();
   #origins = new Map<string, number>();
   #parked = new Map<string, Set<string>>();
+  #originCache = new Map<string, string>();
+  #configCount = 0;
   #running = false;
   #delivered = 0;
 
@@ -115,9 +117,7 @@ export class Outbox {
 
   /** Live records the outbox would write at compaction. */
   get liveCount(): number {
-    let configs = 0;
-    for (const map of this.#configs.values()) configs += map.size;
-    return configs + this.#byId.size + this.#dead.size;
+    return this.#configCount + this.#byId.size + this.#dead.size;
   }
 
   /**
@@ -206,7 +206,7 @@ export class Outbox {
         this.#setConfig(record.config as StoredPushConfig);
         break;
       case "push.config.deleted": {
-        this.#configs.get(record.taskId)?.delete(id);
+        if (this.#configs.get(record.taskId)?.delete(id)) this.#configCount--;
         for (const d of this.#queues.get(keyOf(record.taskId, id)) ?? []) this.#byId.delete(d.id);
         this.#queues.delete(keyOf(record.taskId, id));
         break;
@@ -246,6 +246,7 @@ export class Outbox {
   #setConfig(config: StoredPushConfig): void {
     let map = this.#configs.get(config.taskId);
     if (!map) this.#configs.set(config.taskId, (map = new Map()));
+    if (!map.has(config.id)) this.#configCount++;
     map.set(config.id, config);
   }
 
@@ -319,7 +320,7 @@ export class Outbox {
       if (!head || head.nextAt !== next.at || this.#inFlight.has(key)) continue; // A stale entry.
       const config = this.#configs.get(head.taskId)?.get(head.configId);
       if (!config) continue;
-      const origin = new URL(config.url).origin;
+      const origin = this.#originOf(config.url);
       if ((this.#origins.get(origin) ?? 0) >= this.#maxPerOrigin) {
         let parked = this.#parked.get(origin);
         if (!parked) this.#parked.set(origin, (parked = new Set()));
@@ -337,6 +338,8 @@ export class Outbox {
     if (config.token) attempt.token = config.token;
     if (config.authentication) attempt.authentication = config.authentication;
     const outcome = await this.#send(attempt);
+    // The connection is free again; the queue stays blocked until the outcome is durable.
+    this.#releaseOrigin(origin);
     const attempts = delivery.attempts + 1;
     const { taskId, id } = delivery;
     let record: TaskRecord;
@@ -358,15 +361,33 @@ export class Outbox {
       delivery.nextAt = this.#now() + 1000;
     } finally {
       this.#inFlight.delete(key);
-      const count = (this.#origins.get(origin) ?? 1) - 1;
-      if (count === 0) this.#origins.delete(origin);
-      else this.#origins.set(origin, count);
-      const parked = this.#parked.get(origin);
-      this.#parked.delete(origin);
-      for (const parkedKey of parked ?? []) this.#scheduleQueue(parkedKey);
       this.#scheduleQueue(key);
       this.#pump();
     }
+  }
+
+  #releaseOrigin(origin: string): void {
+    const count = (this.#origins.get(origin) ?? 1) - 1;
+    if (count === 0) this.#origins.delete(origin);
+    else this.#origins.set(origin, count);
+    // One slot is free: wake one parked queue (waking all would re-park all but one, O(n^2)).
+    const parked = this.#parked.get(origin);
+    const key = parked?.values().next().value;
+    if (key === undefined) return;
+    parked!.delete(key);
+    if (parked!.size === 0) this.#parked.delete(origin);
+    this.#scheduleQueue(key);
+    this.#pump();
+  }
+
+  #originOf(url: string): string {
+    let origin = this.#originCache.get(url);
+    if (origin === undefined) {
+      origin = new URL(url).origin;
+      if (this.#originCache.size > 10_000) this.#originCache.clear();
+      this.#originCache.set(url, origin);
+    }
+    return origin;
   }
 
   /**
@@ -379,6 +400,7 @@ export class Outbox {
     const alive = (taskId: string) => this.#store?.get(taskId) !== undefined;
     for (const [taskId, configs] of this.#configs) {
       if (!alive(taskId)) {
+        this.#configCount -= configs.size;
         this.#configs.delete(taskId);
         continue;
       }

@@ -62,7 +62,7 @@ test("Retry-After: 2 on a 429 is waited for before the next attempt", async () =
   const t = await startAgent({ handler: () => {}, push: TEST_PUSH });
   try {
     await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: receiver.url } } });
-    const first = receiver.seen[0]!;
+    const first = await waitFor(() => receiver.seen[0], { what: "first attempt" });
     const second = await waitFor(() => receiver.seen.find((s) => s.headers["webhook-id"] === first.headers["webhook-id"] && s.attempt === 2), { what: "second attempt" });
     assert.ok(second.at - first.at >= 1900, `waited ${second.at - first.at} ms`);
   } finally {

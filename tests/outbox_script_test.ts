@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { ROOT, TEST_PUSH, startAgent, startTestReceiver, userMessage, waitFor } from "./helpers.ts";
+
+const run = promisify(execFile);
+const outbox = (args: string[]) => run(process.execPath, ["--import", "tsx", join(ROOT, "scripts/outbox.ts"), ...args], { cwd: ROOT }).catch((error) => error as { stdout: string; stderr: string; code: number });
+
+test("scripts/outbox.ts lists, replays and purges dead letters, reading the token from the data directory", async () => {
+  let healthy = false;
+  const receiver = await startTestReceiver(() => ({ status: healthy ? 200 : 500 }));
+  const t = await startAgent({ handler: () => {}, push: { ...TEST_PUSH, schedule: [0] } });
+  const common = ["--agent-url", t.url, "--data-dir", t.dataDir];
+  try {
+    await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: receiver.url } } });
+    await waitFor(() => t.agent.outbox!.deliveries("dead").length === 3, { what: "dead letters" });
+    const listed = await outbox(["list", ...common]);
+    assert.match(listed.stdout, /^3 dead deliveries/);
+    assert.match(listed.stdout, /HTTP 500/);
+    const [firstId] = t.agent.outbox!.deliveries("dead").map((d) => d.id);
+
+    healthy = true;
+    assert.match((await outbox(["replay", firstId!, ...common])).stdout, new RegExp(`replayed 1: ${firstId}`));
+    await waitFor(() => receiver.seen.some((s) => s.headers["webhook-id"] === firstId && s.attempt === 2), { what: "replayed webhook" });
+    assert.match((await outbox(["purge", "--all", ...common])).stdout, /purged 2/);
+    assert.match((await outbox(["list", "--state", "pending", ...common])).stdout, /^0 pending deliveries/);
+
+    const refused = await outbox(["list", "--agent-url", t.url, "--admin-token", "wrong"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /HTTP 401/);
+    const usage = await outbox(["replay", ...common]);
+    assert.match(usage.stderr, /needs --all or delivery ids/);
+  } finally {
+    await t.close();
+    await receiver.close();
+  }
+});
