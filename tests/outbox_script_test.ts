@@ -6,7 +6,8 @@ import { promisify } from "node:util";
 import { ROOT, TEST_PUSH, startAgent, startTestReceiver, userMessage, waitFor } from "./helpers.ts";
 
 const run = promisify(execFile);
-const outbox = (args: string[]) => run(process.execPath, ["--import", "tsx", join(ROOT, "scripts/outbox.ts"), ...args], { cwd: ROOT }).catch((error) => error as { stdout: string; stderr: string; code: number });
+const outbox = (args: string[]): Promise<{ stdout: string; stderr: string; code?: number }> =>
+  run(process.execPath, ["--import", "tsx", join(ROOT, "scripts/outbox.ts"), ...args], { cwd: ROOT }).catch((error) => error as { stdout: string; stderr: string; code: number });
 
 test("scripts/outbox.ts lists, replays and purges dead letters, reading the token from the data directory", async () => {
   let healthy = false;
