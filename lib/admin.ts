@@ -7,6 +7,7 @@
  *   GET  /admin/outbox?state=pending|dead      -> {deliveries: [...]}
  *   POST /admin/outbox/replay  {"ids"?: [...]} -> {replayed: [...]}
  *   POST /admin/outbox/purge   {"ids"?: [...]} -> {purged: [...]}
+ *   POST /admin/keys/rotate                    -> {kid}   (the old key stays in the JWKS)
  *
  * @module
  */
@@ -62,6 +63,10 @@ export function pushRoutes(agent: Agent, reply: Reply): Route[] {
         }
         if (path.endsWith("/replay")) reply(res, 200, { replayed: await outbox.replayDead(ids) });
         else reply(res, 200, { purged: await outbox.purgeDead(ids) });
+        return true;
+      }
+      if (path === "/admin/keys/rotate" && req.method === "POST") {
+        reply(res, 200, { kid: await agent.rotateSigningKey() });
         return true;
       }
       reply(res, 404, { error: `No admin route ${req.method} ${path}` });

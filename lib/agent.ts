@@ -15,7 +15,7 @@ import type { Storage } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
 import { parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
 import type { StoredPushConfig } from "./push_config.ts";
-import { loadSigningKeys, parseSecrets } from "./signing.ts";
+import { loadSigningKeys, parseSecrets, rotateSigningKey } from "./signing.ts";
 import type { SigningKeys } from "./signing.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import { WebhookSender } from "./webhook_sender.ts";
@@ -116,8 +116,8 @@ export class Agent {
   readonly journal: Storage;
   /** The push outbox, unless push is off. */
   readonly outbox: Outbox | undefined;
-  /** The webhook signing keys, when JWT signing is on. */
-  readonly signingKeys: SigningKeys | undefined;
+  /** The webhook signing keys, when JWT signing is on (see {@linkcode Agent.rotateSigningKey}). */
+  signingKeys: SigningKeys | undefined;
   /** The admin interface's bearer token, when push is on. */
   readonly adminToken: string | undefined;
   /** Where clients reach the agent; set by the server at listen unless given. */
@@ -153,7 +153,7 @@ export class Agent {
     const keys = push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined;
     const sender = push && new WebhookSender({
       secrets: parseSecrets(push.secrets),
-      keys,
+      keys: () => agent?.signingKeys,
       issuer: () => agent?.publicUrl ?? "",
       timeoutMs: push.timeoutMs,
       ssrf: push.ssrf,
@@ -422,6 +422,19 @@ export class Agent {
   async deletePushConfig(params: unknown): Promise<Record<string, never>> {
     await this.#outbox().deleteConfig(parseConfigRef(params));
     return {};
+  }
+
+  /**
+   * Makes a new webhook signing key current; the old one stays in the JWKS, so receivers holding
+   * either can verify.
+   *
+   * @returns The new current key's `kid`.
+   * @throws {A2AError} -32003 when push (or JWT signing) is off.
+   */
+  async rotateSigningKey(): Promise<string> {
+    if (!this.signingKeys) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not sign webhooks with JWTs");
+    this.signingKeys = await rotateSigningKey(this.#options.dataDir);
+    return this.signingKeys.current.kid;
   }
 
   #outbox(): Outbox {

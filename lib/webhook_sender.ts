@@ -46,8 +46,8 @@ export interface SendOutcome {
 export interface WebhookSenderOptions {
   /** Standard Webhooks secrets (decoded); one `v1,` signature each. @default [] */
   secrets?: Buffer[];
-  /** The agent's signing keys, for the JWT; none, no JWT. */
-  keys?: SigningKeys;
+  /** The agent's current signing keys, for the JWT; none, no JWT. */
+  keys?: () => SigningKeys | undefined;
   /** The agent's URL, the JWT's `iss`. @default "" */
   issuer?: () => string;
   /** Give up on an attempt after this long. @default 10000 */
@@ -96,7 +96,8 @@ export class WebhookSender {
    * @returns Header names (lower case) and values.
    */
   headers(attempt: WebhookAttempt): Record<string, string> {
-    const { secrets = [], keys, issuer = () => "", now = Date.now } = this.#options;
+    const { secrets = [], issuer = () => "", now = Date.now } = this.#options;
+    const keys = this.#options.keys?.();
     const timestamp = Math.floor(now() / 1000);
     const headers: Record<string, string> = {
       "content-type": "application/a2a+json",

@@ -5,6 +5,7 @@
  *   npx tsx scripts/outbox.ts list [--state dead|pending]
  *   npx tsx scripts/outbox.ts replay (--all | ID...)
  *   npx tsx scripts/outbox.ts purge (--all | ID...)
+ *   npx tsx scripts/outbox.ts rotate-key      (new JWT signing key; the old one stays in the JWKS)
  *
  * Options: --agent-url (A2A_AGENT_URL, default http://127.0.0.1:8001); the admin token from
  * --admin-token (A2A_ADMIN_TOKEN) or else from <--data-dir>/admin_token (default .data/agent).
@@ -15,7 +16,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 
-const USAGE = "usage: outbox.ts list [--state dead|pending] | replay (--all | ID...) | purge (--all | ID...)";
+const USAGE = "usage: outbox.ts list [--state dead|pending] | replay (--all | ID...) | purge (--all | ID...) | rotate-key";
 
 async function main(): Promise<number> {
   // 1. Read the command and options.
@@ -52,6 +53,11 @@ async function main(): Promise<number> {
     const body = await readReply(response);
     const done = (body.replayed ?? body.purged) as string[];
     console.log(`${command === "replay" ? "replayed" : "purged"} ${done.length}: ${done.join(" ")}`);
+    return 0;
+  }
+  if (command === "rotate-key") {
+    const body = await readReply(await call("/admin/keys/rotate", { method: "POST" }));
+    console.log(`signing key rotated: new kid ${body.kid}`);
     return 0;
   }
   throw new Error(USAGE);

@@ -9,7 +9,7 @@ const run = promisify(execFile);
 const outbox = (args: string[]): Promise<{ stdout: string; stderr: string; code?: number }> =>
   run(process.execPath, ["--import", "tsx", join(ROOT, "scripts/outbox.ts"), ...args], { cwd: ROOT }).catch((error) => error as { stdout: string; stderr: string; code: number });
 
-test("scripts/outbox.ts lists, replays and purges dead letters, reading the token from the data directory", async () => {
+test("scripts/outbox.ts lists, replays and purges dead letters and rotates the signing key, reading the token from the data directory", async () => {
   let healthy = false;
   const receiver = await startTestReceiver(() => ({ status: healthy ? 200 : 500 }));
   const t = await startAgent({ handler: () => {}, push: { ...TEST_PUSH, schedule: [0] } });
@@ -27,6 +27,16 @@ test("scripts/outbox.ts lists, replays and purges dead letters, reading the toke
     await waitFor(() => receiver.seen.some((s) => s.headers["webhook-id"] === firstId && s.attempt === 2), { what: "replayed webhook" });
     assert.match((await outbox(["purge", "--all", ...common])).stdout, /purged 2/);
     assert.match((await outbox(["list", "--state", "pending", ...common])).stdout, /^0 pending deliveries/);
+
+    const before = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    const rotated = await outbox(["rotate-key", ...common]);
+    const kid = /new kid (\S+)/.exec(rotated.stdout)![1];
+    const after = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    assert.deepEqual(after.keys.map((k) => k.kid), [kid, before.keys[0]!.kid], "new key first, old key kept");
+    const seenBefore = receiver.seen.length;
+    await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: receiver.url } } });
+    const signed = await waitFor(() => receiver.seen[seenBefore]?.headers.authorization, { what: "a webhook after rotation" });
+    assert.equal(JSON.parse(Buffer.from(signed.split(".")[0]!.replace("Bearer ", ""), "base64url").toString()).kid, kid);
 
     const refused = await outbox(["list", "--agent-url", t.url, "--admin-token", "wrong"]);
     assert.equal(refused.code, 1);

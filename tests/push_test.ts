@@ -275,3 +275,19 @@ test("dead letters are listed, replayed and purged through the authenticated adm
     await receiver.close();
   }
 });
+
+test("a receiver that hangs holds up only its own queues, not other endpoints", async () => {
+  const stuck = await startTestReceiver(() => "hang");
+  const fast = await startTestReceiver();
+  const t = await startAgent({ handler: () => {}, push: { ...TEST_PUSH, timeoutMs: 60_000, maxInFlight: 8, maxInFlightPerOrigin: 2 } });
+  try {
+    for (let i = 0; i < 6; i++) await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: stuck.url } } });
+    for (let i = 0; i < 3; i++) await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: fast.url } } });
+    await waitFor(() => fast.seen.length === 9, { what: "the fast endpoint's nine webhooks" });
+    assert.equal(stuck.seen.length, 2, "the stuck origin never has more than its two connections");
+  } finally {
+    await stuck.close();
+    await t.close();
+    await fast.close();
+  }
+});
