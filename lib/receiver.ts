@@ -1,0 +1,299 @@
+/**
+ * A webhook receiver for a2a-push notifications: verify, deduplicate, acknowledge, then process.
+ *
+ * `POST /webhook` refuses a body over the limit (413), verifies the webhook (401 with the reason,
+ * or 400 when it is malformed), and answers 2xx once the event is in the receiver's own journal, so
+ * an acknowledged event is never lost and a redelivery, even after a restart, is recognised by its
+ * `webhook-id`. Processing comes after the answer: when a task reaches a terminal state, the full
+ * task is fetched from the agent with `GetTask` and kept. `GET /events` and `GET /tasks/<id>` show
+ * what arrived.
+ *
+ * @module
+ */
+
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { setTimeout } from "node:timers";
+import { A2AClient } from "./client.ts";
+import { WebhookVerificationError } from "./errors.ts";
+import { openJournal } from "./journal.ts";
+import type { FileJournal } from "./journal.ts";
+import { readBody, sendJson } from "./server.ts";
+import type { Task, TaskState } from "./types.ts";
+import { TERMINAL_STATES } from "./types.ts";
+import { JwksCache, verifyWebhook } from "./verify.ts";
+
+/** An accepted event, as `GET /events` lists it. */
+export interface ReceivedEvent {
+  webhookId: string;
+  taskId: string;
+  kind: "task" | "statusUpdate" | "artifactUpdate" | "message";
+  state?: TaskState;
+  /** The status message's text, e.g. "step 3/10". */
+  text?: string;
+  receivedAt: string;
+  /** Redeliveries of this event seen (and ignored) after the first. */
+  duplicates: number;
+}
+
+/** Options of {@linkcode WebhookReceiver.open}. */
+export interface ReceiverOptions {
+  /** Where the receiver's journal lives. */
+  dataDir: string;
+  /** The agent: GetTask goes here, and its JWKS is at `/.well-known/jwks.json`. */
+  agentUrl: string;
+  /** Standard Webhooks secrets (`whsec_...`); if set, `webhook-signature` is required. */
+  secrets?: string[];
+  /** Require the agent's ES256 JWT, checked against its JWKS. @default true */
+  jwt?: boolean;
+  /** The `aud` a JWT must name: this receiver's webhook URL(s). Required when `jwt`. */
+  audience?: string[];
+  /** Expected `X-A2A-Notification-Token`. */
+  token?: string;
+  /** Largest body accepted. @default 1 MiB */
+  maxBodyBytes?: number;
+  /** One line per accepted, duplicate or refused webhook. @default console.log */
+  log?: (line: string) => void;
+  /** The fetch for GetTask and the JWKS. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** The clock, in ms. @default Date.now */
+  now?: () => number;
+}
+
+const FETCH_ATTEMPTS = 5;
+
+/**
+ * The receiver: state rebuilt from its journal, and an HTTP handler.
+ *
+ * @example
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { WebhookReceiver } from "./receiver.ts";
+ * const receiver = await WebhookReceiver.open({ dataDir: mkdtempSync(join(tmpdir(), "r-")), agentUrl: "http://127.0.0.1:8001", audience: ["http://127.0.0.1:9000/webhook"] });
+ * const server = receiver.createServer().listen(9000, "127.0.0.1");
+ * server.close();
+ * await receiver.close();
+ * ```
+ */
+export class WebhookReceiver {
+  #journal: FileJournal;
+  #options: ReceiverOptions;
+  #jwks: JwksCache | undefined;
+  #client: A2AClient;
+  #events = new Map<string, ReceivedEvent>();
+  #results = new Map<string, Task>();
+  #processing = new Set<Promise<void>>();
+  #closed = false;
+
+  /** Use {@linkcode WebhookReceiver.open}. */
+  constructor(journal: FileJournal, options: ReceiverOptions) {
+    this.#journal = journal;
+    this.#options = options;
+    const base = options.agentUrl.replace(/\/$/, "");
+    if (options.jwt !== false) this.#jwks = new JwksCache(`${base}/.well-known/jwks.json`, { fetch: options.fetch, now: options.now });
+    this.#client = new A2AClient(`${base}/`, { fetch: options.fetch, timeoutMs: 10_000 });
+  }
+
+  /**
+   * Opens the receiver's journal and rebuilds what it had received.
+   *
+   * @param options See {@linkcode ReceiverOptions}.
+   * @returns The receiver; terminal events whose result was not fetched yet are fetched again.
+   * @throws {JournalError} If the data directory is locked, read-only or damaged.
+   * @throws {RangeError} If no verification is configured, or `jwt` is on without `audience`.
+   */
+  static async open(options: ReceiverOptions): Promise<WebhookReceiver> {
+    const jwt = options.jwt !== false;
+    if (jwt && !options.audience?.length) throw new RangeError("JWT verification needs the receiver's webhook URL(s) as audience");
+    if (!jwt && !options.secrets?.length && !options.token) throw new RangeError("Configure at least one check: secrets, jwt or token");
+    const journal = await openJournal(options.dataDir, { fileName: "receiver.jsonl", warn: options.log });
+    const receiver = new WebhookReceiver(journal, options);
+    for (const record of (await journal.load()) as Array<Record<string, unknown>>) receiver.#apply(record);
+    for (const event of receiver.#events.values()) {
+      if (event.state && TERMINAL_STATES.has(event.state) && !receiver.#results.has(event.taskId)) receiver.#process(event);
+    }
+    return receiver;
+  }
+
+  /**
+   * Sets the JWT audience, for a receiver that learns its own URL only once it listens.
+   *
+   * @param audience This receiver's webhook URL(s).
+   */
+  setAudience(audience: string[]): void {
+    this.#options = { ...this.#options, audience };
+  }
+
+  /** The checks this receiver makes, in words (for the start-up line). */
+  get checks(): string[] {
+    const checks: string[] = [];
+    if (this.#options.secrets?.length) checks.push("Standard Webhooks signature");
+    if (this.#jwks) checks.push(`JWT against ${this.#options.agentUrl.replace(/\/$/, "")}/.well-known/jwks.json`);
+    if (this.#options.token) checks.push("X-A2A-Notification-Token");
+    return checks;
+  }
+
+  /** Accepted events, oldest first. */
+  events(): ReceivedEvent[] {
+    return [...this.#events.values()];
+  }
+
+  /** The task fetched after its terminal webhook, if any. */
+  result(taskId: string): Task | undefined {
+    return this.#results.get(taskId);
+  }
+
+  #apply(record: Record<string, unknown>): void {
+    if (record.type === "event") {
+      const event = record.event as ReceivedEvent;
+      this.#events.set(event.webhookId, { ...event });
+    } else if (record.type === "duplicate") {
+      const event = this.#events.get(record.webhookId as string);
+      if (event) event.duplicates++;
+    } else if (record.type === "result") {
+      this.#results.set(record.taskId as string, record.task as Task);
+    }
+  }
+
+  async #append(record: Record<string, unknown>): Promise<void> {
+    await this.#journal.append(record);
+    this.#apply(record);
+  }
+
+  /**
+   * Handles one request: `POST /webhook`, `GET /events`, `GET /tasks/<id>`.
+   *
+   * @param req The request.
+   * @param res The response.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path === "/events" && req.method === "GET") return sendJson(res, 200, { events: this.events() });
+    if (path.startsWith("/tasks/") && req.method === "GET") {
+      const task = this.#results.get(decodeURIComponent(path.slice("/tasks/".length)));
+      return task ? sendJson(res, 200, task) : sendJson(res, 404, { error: "No result fetched for that task (yet)" });
+    }
+    if (path !== "/webhook") return sendJson(res, 404, { error: `No route for ${path}` });
+    if (req.method !== "POST") {
+      res.setHeader("Allow", "POST");
+      return sendJson(res, 405, { error: "Webhooks are POSTed" });
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.#options.maxBodyBytes ?? 1024 * 1024);
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 400;
+      this.#log(`refused (${status === 413 ? "TOO_LARGE" : "UNREADABLE"}): ${(error as Error).message}`);
+      if (status === 413) res.setHeader("Connection", "close");
+      return sendJson(res, status, { error: (error as Error).message, reason: status === 413 ? "TOO_LARGE" : "UNREADABLE" });
+    }
+    let webhookId: string;
+    let event: ReceivedEvent;
+    try {
+      ({ webhookId } = await verifyWebhook({ headers: req.headers, body }, {
+        secrets: this.#options.secrets,
+        jwks: this.#jwks,
+        audience: this.#options.audience,
+        token: this.#options.token,
+        now: this.#options.now,
+      }));
+      event = describeEvent(webhookId, body, this.#options.now?.() ?? Date.now());
+    } catch (error) {
+      if (!(error instanceof WebhookVerificationError)) throw error;
+      const status = error.code === "MISSING_HEADERS" || error.code === "MALFORMED" ? 400 : 401;
+      this.#log(`refused (${error.code}): ${error.message}`);
+      return sendJson(res, status, { error: error.message, reason: error.code });
+    }
+    if (this.#events.has(webhookId)) {
+      await this.#append({ type: "duplicate", webhookId });
+      this.#log(`duplicate ${webhookId} (seen ${this.#events.get(webhookId)!.duplicates + 1} times), ignored`);
+      return sendJson(res, 200, { duplicate: true });
+    }
+    // Journal first: once we answer 2xx the agent forgets the event, so we must not.
+    await this.#append({ type: "event", event });
+    sendJson(res, 200, { accepted: true });
+    this.#log(`accepted ${webhookId} task ${event.taskId} ${event.kind}${event.state ? ` ${event.state}` : ""}${event.text ? ` "${event.text}"` : ""}`);
+    this.#process(event);
+  }
+
+  /** After the answer: a terminal event triggers the "fetch results" step. */
+  #process(event: ReceivedEvent): void {
+    if (!event.state || !TERMINAL_STATES.has(event.state) || this.#results.has(event.taskId)) return;
+    const work = this.#fetchResult(event.taskId).finally(() => this.#processing.delete(work));
+    this.#processing.add(work);
+  }
+
+  async #fetchResult(taskId: string): Promise<void> {
+    for (let attempt = 1; attempt <= FETCH_ATTEMPTS && !this.#closed; attempt++) {
+      try {
+        const task = await this.#client.getTask({ id: taskId });
+        if (this.#closed) return;
+        await this.#append({ type: "result", taskId, task });
+        this.#log(`fetched task ${taskId}: ${task.status.state}, ${task.artifacts?.length ?? 0} artifact(s)`);
+        return;
+      } catch (error) {
+        this.#log(`cannot fetch task ${taskId} (attempt ${attempt}/${FETCH_ATTEMPTS}): ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * An HTTP server for this receiver.
+   *
+   * @returns A `node:http` server; call `listen()`.
+   */
+  createServer(): Server {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((error: Error) => {
+        this.#log(`error: ${error.message}`);
+        if (!res.headersSent) sendJson(res, 500, { error: "Internal error" });
+      });
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    return server;
+  }
+
+  /** Waits for result fetches under way (bounded), then closes the journal. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.race([Promise.all(this.#processing), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    await this.#journal.close();
+  }
+
+  #log(line: string): void {
+    (this.#options.log ?? console.log)(line);
+  }
+}
+
+/**
+ * Reads what an accepted webhook carries.
+ *
+ * @param webhookId Its id.
+ * @param body Its verified body.
+ * @param now The time it arrived, ms.
+ * @returns The event.
+ * @throws {WebhookVerificationError} `MALFORMED` when the body is not a StreamResponse.
+ */
+export function describeEvent(webhookId: string, body: Buffer, now: number): ReceivedEvent {
+  let parsed: Record<string, any>;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new WebhookVerificationError("MALFORMED", "Body is not JSON");
+  }
+  // a2a-push sends v1.0 StreamResponse bodies; a v0.3 body is the bare Task with kind "task".
+  const kind = (["task", "statusUpdate", "artifactUpdate", "message"] as const).find((k) => parsed?.[k] && typeof parsed[k] === "object");
+  const inner = kind ? parsed[kind] : parsed?.kind === "task" ? parsed : undefined;
+  const taskId = inner?.taskId ?? inner?.id;
+  if (!inner || typeof taskId !== "string") throw new WebhookVerificationError("MALFORMED", "Body is not an A2A StreamResponse");
+  const event: ReceivedEvent = { webhookId, taskId, kind: kind ?? "task", receivedAt: new Date(now).toISOString(), duplicates: 0 };
+  const status = inner.status;
+  if (status && typeof status.state === "string") event.state = status.state as TaskState;
+  const text = status?.message?.parts?.find((p: { text?: unknown }) => typeof p.text === "string")?.text;
+  if (text) event.text = String(text).slice(0, 200);
+  return event;
+}

@@ -1,0 +1,72 @@
+/**
+ * The demo webhook receiver: verifies a2a-push webhooks, deduplicates them on `webhook-id` (in its
+ * own journal, so also across its restarts), acknowledges, then fetches finished tasks' results.
+ *
+ *   npx tsx scripts/webhook_receiver.ts [--port 9000] [--host 127.0.0.1] [--data-dir .data/receiver]
+ *       [--agent-url http://127.0.0.1:8001] [--secret whsec_...] [--token T] [--audience URL] [--no-jwt]
+ *
+ * `GET /events` lists accepted events; `GET /tasks/<id>` shows a fetched result.
+ */
+
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { WebhookReceiver } from "../lib/receiver.ts";
+
+async function main(): Promise<void> {
+  // 1. Read the flags, falling back to the environment, then to the defaults.
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: process.env.PORT ?? "9000" },
+      host: { type: "string", default: process.env.HOST ?? "127.0.0.1" },
+      "data-dir": { type: "string", default: process.env.A2A_RECEIVER_DATA_DIR ?? ".data/receiver" },
+      "agent-url": { type: "string", default: process.env.A2A_AGENT_URL ?? "http://127.0.0.1:8001" },
+      secret: { type: "string", default: process.env.A2A_WEBHOOK_SECRET },
+      token: { type: "string", default: process.env.A2A_NOTIFICATION_TOKEN },
+      audience: { type: "string", default: process.env.A2A_WEBHOOK_AUDIENCE },
+      "no-jwt": { type: "boolean", default: process.env.A2A_NO_JWT === "1" },
+    },
+  });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0-65535, got ${values.port}`);
+
+  // 2. Open the receiver's journal. The JWT audience is this receiver's webhook URL.
+  let audience = values.audience?.split(",").map((a) => a.trim()).filter(Boolean);
+  const receiver = await WebhookReceiver.open({
+    dataDir: values["data-dir"]!,
+    agentUrl: values["agent-url"]!,
+    secrets: values.secret?.split(",").map((s) => s.trim()).filter(Boolean),
+    jwt: !values["no-jwt"],
+    // The real audience needs the port, known only after listen when --port 0: filled in below.
+    audience: audience ?? ["pending"],
+    token: values.token,
+  });
+
+  // 3. Serve.
+  const server = receiver.createServer();
+  await new Promise<void>((resolve) => server.listen(port, values.host, resolve));
+  const actualPort = (server.address() as { port: number }).port;
+  const shownHost = values.host!.includes(":") ? `[${values.host}]` : values.host!;
+  if (!audience) {
+    audience = [`http://${shownHost}:${actualPort}/webhook`];
+    if (values.host === "127.0.0.1") audience.push(`http://localhost:${actualPort}/webhook`);
+    receiver.setAudience(audience);
+  }
+  if (receiver.checks.length === 1 && values.token) {
+    console.warn("WARNING: webhooks are only token-authenticated (X-A2A-Notification-Token): anyone who learns the token can forge them.");
+  }
+  console.log(`checks: ${receiver.checks.join(" + ")}`);
+  console.log(`listening on http://${shownHost}:${actualPort}`);
+
+  // 4. Stop cleanly.
+  const stop = async (signal: string) => {
+    console.log(`${signal}: stopping`);
+    server.close();
+    server.closeAllConnections();
+    await receiver.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+}
+
+await main();
