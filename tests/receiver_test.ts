@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { WebhookReceiver } from "../lib/receiver.ts";
+import type { ReceiverOptions } from "../lib/receiver.ts";
+import { parseSecrets, signJwt, webhookJwtClaims } from "../lib/signing.ts";
+import { WebhookSender } from "../lib/webhook_sender.ts";
+import { TEST_PUSH, startAgent, tempDir, userMessage, waitFor } from "./helpers.ts";
+import type { TestAgent } from "./helpers.ts";
+
+const SECRET = TEST_PUSH.secrets;
+
+/** A receiver served on a free port, its JWT audience set to its own webhook URL. */
+async function startReceiver(agentUrl: string, options: Partial<ReceiverOptions> = {}) {
+  const dataDir = options.dataDir ?? tempDir();
+  const receiver = await WebhookReceiver.open({ agentUrl, audience: ["pending"], secrets: [SECRET], log: () => {}, ...options, dataDir });
+  const server = receiver.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/webhook`;
+  if (!options.audience) receiver.setAudience([url]);
+  return {
+    receiver,
+    url,
+    dataDir,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await receiver.close();
+    },
+  };
+}
+
+/** A genuine webhook as the agent would sign it, to send as is or tampered. */
+function genuine(agent: TestAgent, url: string, body: string, id = `msg_${crypto.randomUUID().replaceAll("-", "")}`) {
+  const sender = new WebhookSender({ secrets: parseSecrets(SECRET), keys: () => agent.agent.signingKeys, issuer: () => agent.url });
+  return { headers: sender.headers({ id, taskId: "t-forged", url, body }), body };
+}
+
+const post = (url: string, request: { headers: Record<string, string>; body: string }) =>
+  fetch(url, { method: "POST", headers: request.headers, body: request.body }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+const statusBody = (state: string) => JSON.stringify({ statusUpdate: { taskId: "t-forged", contextId: "c", status: { state, timestamp: new Date().toISOString() } } });
+
+test("the receiver accepts the agent's signed webhooks, records them, and fetches the finished task", async () => {
+  const agent = await startAgent({ handler: async (_t, ctx) => void (await ctx.addArtifact({ artifactId: "r", parts: [{ text: "the report" }] })), push: TEST_PUSH });
+  const r = await startReceiver(agent.url);
+  try {
+    const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: r.url } } });
+    const result = await waitFor(async () => {
+      const response = await fetch(r.url.replace("/webhook", `/tasks/${task.id}`));
+      return response.ok && ((await response.json()) as { artifacts?: Array<{ parts: Array<{ text?: string }> }> });
+    }, { what: "fetched result" });
+    assert.equal(result.artifacts?.[0]?.parts[0]?.text, "the report");
+    const { events } = (await (await fetch(r.url.replace("/webhook", "/events"))).json()) as { events: Array<Record<string, unknown>> };
+    assert.deepEqual(events.map((e) => e.kind), ["task", "statusUpdate", "artifactUpdate", "statusUpdate"]);
+    assert.equal(events.at(-1)!.state, "TASK_STATE_COMPLETED");
+    assert.ok(events.every((e) => typeof e.webhookId === "string" && typeof e.receivedAt === "string" && e.duplicates === 0 && e.taskId === task.id));
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
+test("each refusal reason comes from a crafted webhook, with 400 or 401 and the reason; none is processed", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const hmacAndJwt = await startReceiver(agent.url);
+  const jwtOnly = await startReceiver(agent.url, { secrets: [] });
+  const tokenOnly = await startReceiver(agent.url, { secrets: [], jwt: false, token: "expected-token" });
+  try {
+    const url = hmacAndJwt.url;
+    const body = statusBody("TASK_STATE_COMPLETED");
+    const cases: Array<[string, number, string, { headers: Record<string, string>; body: string }, string?]> = [];
+    const g = () => genuine(agent, url, body);
+
+    const missing = g();
+    delete missing.headers["webhook-id"];
+    cases.push(["missing webhook-id", 400, "MISSING_HEADERS", missing]);
+    const malformed = g();
+    malformed.headers["webhook-timestamp"] = "soon";
+    cases.push(["non-numeric timestamp", 400, "MALFORMED", malformed]);
+    const badSignature = g();
+    badSignature.headers["webhook-signature"] = `v1,${Buffer.alloc(32, 7).toString("base64")}`;
+    cases.push(["bad signature", 401, "BAD_SIGNATURE", badSignature]);
+    const tampered = g();
+    tampered.body = body.replace("COMPLETED", "FAILED");
+    cases.push(["tampered body", 401, "BAD_SIGNATURE", tampered]);
+    const stale = g();
+    stale.headers["webhook-timestamp"] = String(Math.floor(Date.now() / 1000) - 600);
+    cases.push(["replayed with an old timestamp", 401, "STALE_TIMESTAMP", stale]);
+
+    // JWT-only receiver: the body hash, audience, expiry, key id and jti are what catch these.
+    const jwtUrl = jwtOnly.url;
+    const jwtTampered = genuine(agent, jwtUrl, body);
+    jwtTampered.body = body.replace("COMPLETED", "FAILED");
+    cases.push(["tampered body (JWT)", 401, "BODY_HASH_MISMATCH", jwtTampered, jwtUrl]);
+    cases.push(["JWT for another receiver", 401, "WRONG_AUDIENCE", genuine(agent, "http://127.0.0.1:1/other", body), jwtUrl]);
+    const keys = agent.agent.signingKeys!;
+    const withClaims = (claims: Record<string, unknown>, key = keys.current) => {
+      const request = genuine(agent, jwtUrl, body);
+      const base = webhookJwtClaims({ issuer: agent.url, audience: jwtUrl, webhookId: request.headers["webhook-id"]!, taskId: "t-forged", body, now: Date.now() });
+      request.headers.authorization = `Bearer ${signJwt({ ...base, ...claims }, key)}`;
+      return request;
+    };
+    cases.push(["expired JWT", 401, "EXPIRED", withClaims({ exp: Math.floor(Date.now() / 1000) - 600 }), jwtUrl]);
+    cases.push(["JWT for another webhook-id", 401, "ID_MISMATCH", withClaims({ jti: "msg_other" }), jwtUrl]);
+    const stranger = { ...keys.current, kid: "not-a-key-of-the-agent" };
+    cases.push(["JWT from an unknown key", 401, "UNKNOWN_KEY", withClaims({}, stranger), jwtUrl]);
+
+    // Token-only receiver.
+    const noToken = genuine(agent, tokenOnly.url, body);
+    cases.push(["missing notification token", 401, "BAD_TOKEN", noToken, tokenOnly.url]);
+
+    for (const [name, status, reason, request, target] of cases) {
+      const response = await post(target ?? url, request);
+      assert.equal(response.status, status, `${name}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.reason, reason, name);
+    }
+    for (const r of [hmacAndJwt, jwtOnly, tokenOnly]) assert.equal(r.receiver.events().length, 0, "refused webhooks are never processed");
+
+    const withToken = genuine(agent, tokenOnly.url, body);
+    withToken.headers["x-a2a-notification-token"] = "expected-token";
+    assert.equal((await post(tokenOnly.url, withToken)).status, 200);
+
+    const tooBig = genuine(agent, url, JSON.stringify({ task: { id: "t", pad: "x".repeat(2 * 1024 * 1024) } }));
+    assert.equal((await post(url, tooBig)).status, 413);
+  } finally {
+    await hmacAndJwt.close();
+    await jwtOnly.close();
+    await tokenOnly.close();
+    await agent.close();
+  }
+});
+
+test("a duplicate delivery is answered 2xx and not processed twice, also after the receiver restarts", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const first = await startReceiver(agent.url);
+  const request = genuine(agent, first.url, statusBody("TASK_STATE_WORKING"));
+  try {
+    assert.deepEqual((await post(first.url, request)).body, { accepted: true });
+    assert.deepEqual((await post(first.url, request)).body, { duplicate: true });
+    assert.equal(first.receiver.events().length, 1);
+    assert.equal(first.receiver.events()[0]!.duplicates, 1);
+  } finally {
+    await first.close();
+  }
+  const second = await startReceiver(agent.url, { dataDir: first.dataDir, audience: [first.url] });
+  try {
+    // A new server port, but the same journal: the agent's redelivery to the old URL is simulated here.
+    const again = await post(second.url, request);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body, { duplicate: true });
+    assert.equal(second.receiver.events().length, 1);
+    assert.equal(second.receiver.events()[0]!.duplicates, 2);
+  } finally {
+    await second.close();
+    await agent.close();
+  }
+});
+
+test("WebhookReceiver.open() refuses a receiver with no check at all", async () => {
+  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false }), RangeError);
+  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1" }), /audience/);
+});
