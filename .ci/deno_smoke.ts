@@ -16,12 +16,25 @@ async function main(): Promise<void> {
   const children: Array<ReturnType<typeof spawn>> = [];
   try {
     // 1. The agent answers SendMessage and GetTask under Deno.
-    const agentUrl = await startUnderDeno("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", join(dir, "agent")], children);
+    const agentUrl = await startUnderDeno("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", join(dir, "agent"), "--allow-private-webhooks"], children);
     const client = new A2AClient(`${agentUrl}/`);
     const { task } = await client.sendMessage({ message: { messageId: "smoke-1", role: "ROLE_USER", parts: [{ data: { steps: 2, stepMs: 10 } }] } });
     const fetched = await client.getTask({ id: task.id });
     if (fetched.status.state !== "TASK_STATE_COMPLETED") throw new Error(`Deno agent: task ended ${fetched.status.state}`);
     console.log(`deno smoke: agent OK (${agentUrl}, task ${task.id} completed)`);
+
+    // 2. The receiver, also under Deno, verifies the agent's signed webhooks and fetches the result.
+    const receiverUrl = await startUnderDeno("scripts/webhook_receiver.ts", ["--port", "0", "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl], children);
+    const pushed = await client.sendMessage({
+      message: { messageId: "smoke-2", role: "ROLE_USER", parts: [{ data: { steps: 1, stepMs: 10 } }] },
+      configuration: { taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
+    });
+    const deadline = Date.now() + 30_000;
+    while (!(await fetch(`${receiverUrl}/tasks/${pushed.task.id}`)).ok) {
+      if (Date.now() > deadline) throw new Error("Deno receiver: no result fetched within 30 s");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    console.log(`deno smoke: receiver OK (${receiverUrl}, verified webhooks and fetched task ${pushed.task.id})`);
   } finally {
     for (const child of children) child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
