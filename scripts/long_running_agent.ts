@@ -37,10 +37,12 @@ async function main(): Promise<void> {
       "webhook-timeout": { type: "string", default: process.env.A2A_WEBHOOK_TIMEOUT ?? "10s" },
       "webhook-secret": { type: "string", default: process.env.A2A_WEBHOOK_SECRET },
       "allow-private-webhooks": { type: "boolean", default: process.env.A2A_ALLOW_PRIVATE_WEBHOOKS === "1" },
+      "webhook-allowlist": { type: "string", default: process.env.A2A_WEBHOOK_ALLOWLIST },
       "admin-token": { type: "string", default: process.env.A2A_ADMIN_TOKEN },
       concurrency: { type: "string", default: process.env.A2A_CONCURRENCY ?? "32" },
       "no-fsync": { type: "boolean", default: process.env.A2A_NO_FSYNC === "1" },
       quiet: { type: "boolean", default: process.env.A2A_QUIET === "1" },
+      repair: { type: "boolean", default: process.env.A2A_REPAIR === "1" },
     },
   });
   const port = Number(values.port);
@@ -56,12 +58,16 @@ async function main(): Promise<void> {
     handler: reportSkill,
     concurrency: Number(values.concurrency),
     sync: !values["no-fsync"],
+    repair: values.repair,
     publicUrl: values["public-url"],
     push: {
       secrets: values["webhook-secret"],
       schedule: values["retry-schedule"] ? parseRetrySchedule(values["retry-schedule"]) : undefined,
       timeoutMs: parseDuration(values["webhook-timeout"]!),
-      ssrf: { allowPrivate: values["allow-private-webhooks"] },
+      ssrf: {
+        allowPrivate: values["allow-private-webhooks"],
+        allowlist: values["webhook-allowlist"]?.split(",").map((entry) => entry.trim()).filter(Boolean),
+      },
       adminToken: values["admin-token"],
       log: values.quiet ? undefined : (line) => console.log(line),
     },
