@@ -4,6 +4,7 @@
  */
 
 import { spawn } from "node:child_process";
+import process from "node:process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,13 +37,20 @@ async function main(): Promise<void> {
     }
     console.log(`deno smoke: receiver OK (${receiverUrl}, verified webhooks and fetched task ${pushed.task.id})`);
   } finally {
-    for (const child of children) child.kill("SIGKILL");
+    // npx runs deno as its child: kill the whole process group, or deno outlives us and holds our pipes.
+    for (const child of children) {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL"); // The group is already gone; make sure of the child itself.
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function startUnderDeno(script: string, args: string[], children: Array<ReturnType<typeof spawn>>): Promise<string> {
-  const child = spawn("npx", ["-y", "deno@2", "run", "-A", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("npx", ["-y", "deno@2", "run", "-A", script, ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
   children.push(child);
   let output = "";
   return await new Promise<string>((resolve, reject) => {

@@ -22,9 +22,14 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
  */
 export function tempDir(prefix = "a2a-push-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  tempDirs.add(dir);
   return dir;
 }
+
+const tempDirs = new Set<string>();
+process.once("exit", () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * Polls `check` until it returns a truthy value, at most `timeoutMs`.
