@@ -52,6 +52,11 @@ export interface JournalOptions {
   warn?: (message: string) => void;
   /** The journal's file name inside the directory. @default "journal.jsonl" */
   fileName?: string;
+  /**
+   * Opens a file; tests inject one that fails (a full disk) to check no half record is ever read
+   * back. @default `open` from node:fs/promises
+   */
+  openFile?: (path: string, flags: string) => Promise<FileHandle>;
 }
 
 const encoder = new TextEncoder();
@@ -153,7 +158,7 @@ function decodeLine(bytes: Uint8Array, start: number, end: number, decoder: Text
  * ```
  */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<FileJournal> {
-  const { sync = true, repair = false, lock = true, warn = console.warn, fileName = "journal.jsonl" } = options;
+  const { sync = true, repair = false, lock = true, warn = console.warn, fileName = "journal.jsonl", openFile = open } = options;
   try {
     await mkdir(dir, { recursive: true });
   } catch (error) {
@@ -162,7 +167,7 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
   const held = lock ? await acquireLock(dir) : undefined;
   const path = join(dir, fileName);
   try {
-    const handle = await open(path, "a+");
+    const handle = await openFile(path, "a+");
     const bytes = await handle.readFile();
     const decoded = decodeJournal(bytes);
     if (decoded.badLine !== undefined) {
@@ -183,7 +188,7 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
       await handle.truncate(decoded.goodBytes);
       if (sync) await handle.datasync();
     }
-    return new FileJournal(dir, path, handle, decoded, { sync, lock: held });
+    return new FileJournal(dir, path, handle, decoded, { sync, lock: held, openFile });
   } catch (error) {
     await held?.release();
     if (error instanceof JournalError) throw error;
@@ -218,9 +223,10 @@ export class FileJournal implements Storage {
   #compacting = false;
   #closed = false;
   #batches = 0;
+  #openFile: NonNullable<JournalOptions["openFile"]>;
 
   /** Use {@linkcode openJournal}. */
-  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock }) {
+  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock; openFile?: JournalOptions["openFile"] }) {
     this.#dir = dir;
     this.path = path;
     this.#handle = handle;
@@ -229,6 +235,7 @@ export class FileJournal implements Storage {
     this.#size = decoded.goodBytes;
     this.#sync = options.sync;
     this.#lock = options.lock;
+    this.#openFile = options.openFile ?? open;
   }
 
   /** Records in the file now. */
@@ -313,7 +320,7 @@ export class FileJournal implements Storage {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const lines: Uint8Array[] = [];
       for (const record of snapshot()) lines.push(encodeRecord(record));
-      const tmp = await open(tmpPath, "w");
+      const tmp = await this.#openFile(tmpPath, "w");
       let size = 0;
       try {
         for (const line of lines) {
@@ -327,7 +334,7 @@ export class FileJournal implements Storage {
       await rename(tmpPath, this.path);
       await syncDirectory(this.#dir);
       await this.#handle.close();
-      this.#handle = await open(this.path, "a+");
+      this.#handle = await this.#openFile(this.path, "a+");
       this.#size = (await stat(this.path)).size;
       this.#recordCount = lines.length;
     } catch (error) {
