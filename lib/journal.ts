@@ -57,9 +57,16 @@ export interface JournalOptions {
    * back. @default `open` from node:fs/promises
    */
   openFile?: (path: string, flags: string) => Promise<FileHandle>;
+  /** Turns a record's JSON bytes into the record. @default UTF-8 decoding, then JSON.parse */
+  decode?: (json: Uint8Array) => unknown;
 }
 
 const encoder = new TextEncoder();
+
+/** A record that writes its own JSON text. */
+interface JournalJson {
+  toJournalJson(): string;
+}
 const NEWLINE = 0x0a;
 
 /**
@@ -75,7 +82,9 @@ const NEWLINE = 0x0a;
  * ```
  */
 export function encodeRecord(record: unknown): Uint8Array {
-  const json = encoder.encode(JSON.stringify(record));
+  // A record may carry JSON it already holds as text (a frozen task): it writes itself.
+  const text = typeof (record as JournalJson)?.toJournalJson === "function" ? (record as JournalJson).toJournalJson() : JSON.stringify(record);
+  const json = encoder.encode(text);
   const line = new Uint8Array(json.length + 10);
   line.set(encoder.encode(crc32(json).toString(16).padStart(8, "0") + " "), 0);
   line.set(json, 9);
@@ -106,15 +115,14 @@ export interface DecodedJournal {
  * console.log(decodeJournal(encodeRecord({ a: 1 })).records); // [{ a: 1 }]
  * ```
  */
-export function decodeJournal(bytes: Uint8Array): DecodedJournal {
+export function decodeJournal(bytes: Uint8Array, decode: (json: Uint8Array) => unknown = parseJson): DecodedJournal {
   const records: unknown[] = [];
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   let offset = 0;
   let line = 0;
   while (offset < bytes.length) {
     line++;
     const end = bytes.indexOf(NEWLINE, offset);
-    const record = end === -1 ? undefined : decodeLine(bytes, offset, end, decoder);
+    const record = end === -1 ? undefined : decodeLine(bytes, offset, end, decode);
     if (record === undefined) {
       const nextEnd = end === -1 ? -1 : bytes.indexOf(NEWLINE, end + 1);
       // Damage, not a torn tail, when a complete line follows the bad one.
@@ -126,15 +134,32 @@ export function decodeJournal(bytes: Uint8Array): DecodedJournal {
   return { records, goodBytes: offset, damaged: false };
 }
 
-function decodeLine(bytes: Uint8Array, start: number, end: number, decoder: TextDecoder): { value: unknown } | undefined {
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function parseJson(json: Uint8Array): unknown {
+  return JSON.parse(utf8.decode(json));
+}
+
+function decodeLine(bytes: Uint8Array, start: number, end: number, decode: (json: Uint8Array) => unknown): { value: unknown } | undefined {
   if (end - start < 10 || bytes[start + 8] !== 0x20) return undefined;
-  const expected = Number.parseInt(decoder.decode(bytes.subarray(start, start + 8)), 16);
-  if (!Number.isInteger(expected) || crc32(bytes, start + 9, end) !== expected) return undefined;
+  const expected = parseHex8(bytes, start);
+  if (expected === undefined || crc32(bytes, start + 9, end) !== expected) return undefined;
   try {
-    return { value: JSON.parse(decoder.decode(bytes.subarray(start + 9, end))) };
+    return { value: decode(bytes.subarray(start + 9, end)) };
   } catch {
     return undefined; // A checksum collision on garbage: treat it like any other bad line.
   }
+}
+
+function parseHex8(bytes: Uint8Array, start: number): number | undefined {
+  let value = 0;
+  for (let i = start; i < start + 8; i++) {
+    const c = bytes[i]!;
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (digit === -1) return undefined;
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 /**
@@ -158,7 +183,7 @@ function decodeLine(bytes: Uint8Array, start: number, end: number, decoder: Text
  * ```
  */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<FileJournal> {
-  const { sync = true, repair = false, lock = true, warn = console.warn, fileName = "journal.jsonl", openFile = open } = options;
+  const { sync = true, repair = false, lock = true, warn = console.warn, fileName = "journal.jsonl", openFile = open, decode = parseJson } = options;
   try {
     await mkdir(dir, { recursive: true });
   } catch (error) {
@@ -168,10 +193,10 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
   const path = join(dir, fileName);
   try {
     const handle = await openFile(path, "a+");
-    const bytes = await handle.readFile();
-    const decoded = decodeJournal(bytes);
+    const { size } = await handle.stat();
+    const decoded = await readJournal(handle, size, decode);
     if (decoded.badLine !== undefined) {
-      const dropped = bytes.length - decoded.goodBytes;
+      const dropped = size - decoded.goodBytes;
       if (decoded.damaged && !repair) {
         await handle.close();
         throw new JournalError(
@@ -200,6 +225,55 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
   }
 }
 
+/** Bytes read at a time at start-up: bounds the memory a large journal needs beyond its records. */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Reads and decodes a journal file chunk by chunk (whole lines at a time). */
+async function readJournal(handle: FileHandle, size: number, decode: (json: Uint8Array) => unknown): Promise<DecodedJournal> {
+  const records: unknown[] = [];
+  let base = 0; // File offset of the first byte not yet decoded.
+  let lines = 0;
+  let carry = new Uint8Array(0);
+  while (base < size) {
+    const chunk = new Uint8Array(Math.min(READ_CHUNK_BYTES, size - base - carry.length) + carry.length);
+    chunk.set(carry);
+    const { bytesRead } = await handle.read(chunk, carry.length, chunk.length - carry.length, base + carry.length);
+    const filled = chunk.subarray(0, carry.length + bytesRead);
+    const atEnd = base + filled.length >= size || bytesRead === 0;
+    // Decode up to the last newline; the rest waits for the next chunk (unless this is the end).
+    const cut = atEnd ? filled.length : filled.lastIndexOf(NEWLINE) + 1;
+    if (cut === 0) {
+      carry = filled; // One line longer than a chunk: read on.
+      if (bytesRead === 0) break;
+      continue;
+    }
+    const part = decodeJournal(filled.subarray(0, cut), decode);
+    for (const record of part.records) records.push(record);
+    if (part.badLine !== undefined) {
+      // Damage unless the bad line is the file's last: check for a newline after it.
+      const damaged = part.damaged || (await hasNewlineAfter(handle, base + part.goodBytes, size));
+      return { records, goodBytes: base + part.goodBytes, badLine: lines + part.badLine, damaged };
+    }
+    lines += part.records.length;
+    base += cut;
+    carry = filled.slice(cut);
+    if (atEnd) break;
+  }
+  return { records, goodBytes: base, damaged: false };
+}
+
+/** Whether a complete line follows the (bad) line that starts at `from`. */
+async function hasNewlineAfter(handle: FileHandle, from: number, size: number): Promise<boolean> {
+  const buffer = new Uint8Array(Math.min(READ_CHUNK_BYTES, size - from));
+  let newlines = 0;
+  for (let position = from; position < size; position += buffer.length) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
+    for (let i = 0; i < bytesRead; i++) if (buffer[i] === NEWLINE && ++newlines === 2) return true;
+    if (bytesRead === 0) break;
+  }
+  return false;
+}
+
 interface Pending {
   line: Uint8Array;
   resolve: () => void;
@@ -222,6 +296,8 @@ export class FileJournal implements Storage {
   #busy: Promise<void> | undefined;
   #compacting = false;
   #closed = false;
+  /** A failed batch left bytes past `#size` that truncate could not remove yet. */
+  #torn = false;
   #batches = 0;
   #openFile: NonNullable<JournalOptions["openFile"]>;
 
@@ -292,6 +368,12 @@ export class FileJournal implements Storage {
       offset += item.line.length;
     }
     try {
+      // The file is opened for appending, so a write lands at its end: cut a torn batch off first,
+      // or this batch would be read back glued to it (and dropped), or revive its whole records.
+      if (this.#torn) {
+        await this.#handle.truncate(this.#size);
+        this.#torn = false;
+      }
       await writeAll(this.#handle, bytes, this.#size);
       if (this.#sync) await this.#handle.datasync();
       this.#size += length;
@@ -300,7 +382,8 @@ export class FileJournal implements Storage {
       for (const item of batch) item.resolve();
     } catch (error) {
       // Cut off whatever part of the batch reached the file, so no half record is ever read back.
-      await this.#handle.truncate(this.#size).catch(() => undefined);
+      // If that fails too, the next batch (or close) cuts them before anything else is written.
+      await this.#handle.truncate(this.#size).catch(() => (this.#torn = true));
       const failure = new JournalError("IO", `Cannot append to journal ${this.path}: ${(error as Error).message}`, { cause: error });
       for (const item of batch) item.reject(failure);
     } finally {
@@ -352,8 +435,12 @@ export class FileJournal implements Storage {
       await (this.#busy ?? new Promise<void>((resolve) => setImmediate(resolve)));
     }
     this.#closed = true;
-    await this.#handle.close();
-    await this.#lock?.release();
+    try {
+      if (this.#torn) await this.#handle.truncate(this.#size);
+    } finally {
+      await this.#handle.close();
+      await this.#lock?.release();
+    }
   }
 }
 

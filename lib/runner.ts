@@ -158,10 +158,10 @@ export class TaskRunner {
 
   async #run(taskId: string, resumed: boolean, controller: AbortController): Promise<void> {
     const stored = this.#store.get(taskId);
-    if (!stored || TERMINAL_STATES.has(stored.task.status.state)) return;
+    if (!stored || TERMINAL_STATES.has(stored.state)) return;
     const ctx = this.#context(stored, resumed, controller.signal);
     try {
-      if (stored.task.status.state !== "TASK_STATE_WORKING") await ctx.working();
+      if (stored.state !== "TASK_STATE_WORKING") await ctx.working();
       await this.#handler(structuredClone(stored.task), ctx);
       if (!controller.signal.aborted) await this.#finish(taskId, "TASK_STATE_COMPLETED");
     } catch (error) {
@@ -175,10 +175,10 @@ export class TaskRunner {
   async #finish(taskId: string, state: TaskState, text?: string): Promise<void> {
     await this.#store.commit(taskId, (current) => {
       if (!current) return undefined;
-      const now = current.task.status.state;
+      const now = current.state;
       if (TERMINAL_STATES.has(now) || INTERRUPTED_STATES.has(now)) return undefined;
       const status = { state, timestamp: new Date().toISOString() } as Task["status"];
-      if (text !== undefined) status.message = agentMessage(current.task.contextId, taskId, text);
+      if (text !== undefined) status.message = agentMessage(current.contextId, taskId, text);
       return { type: "status", taskId, status };
     });
   }
@@ -192,8 +192,8 @@ export class TaskRunner {
       store
         .commit(taskId, (current) => {
           if (signal.aborted) throw signal.reason;
-          if (!current || TERMINAL_STATES.has(current.task.status.state)) {
-            throw new Error(`Task ${taskId} has ended (${current?.task.status.state}); no more changes`);
+          if (!current || TERMINAL_STATES.has(current.state)) {
+            throw new Error(`Task ${taskId} has ended (${current?.state}); no more changes`);
           }
           return build(current);
         })

@@ -15,8 +15,8 @@
  */
 
 import type { Storage } from "./journal.ts";
-import type { Artifact, Message, StreamResponse, Task, TaskStatus } from "./types.ts";
-import { TERMINAL_STATES } from "./types.ts";
+import type { Artifact, Message, StreamResponse, Task, TaskState, TaskStatus } from "./types.ts";
+import { TASK_STATES, TERMINAL_STATES } from "./types.ts";
 
 /** A journal record the store understands. Other modules may add fields (e.g. `deliveries`). */
 export type TaskRecord =
@@ -30,10 +30,123 @@ export type TaskRecord =
 /** The record types the store applies; other modules' records pass through it untouched. */
 const TASK_RECORD_TYPES = new Set(["task", "status", "message", "artifact", "checkpoint"]);
 
-/** The store's view of one task. `task` is live: copy it before handing it out. */
+/**
+ * The store's view of one task. A running task is a live object (`task` is the store's own: copy
+ * it before handing it out); a finished task is frozen to its JSON text, and `task` parses a fresh
+ * copy each time. `id`, `contextId`, `state` and `timestamp` cost nothing either way.
+ */
 export interface StoredTask {
+  readonly id: string;
+  readonly contextId: string;
+  readonly state: TaskState;
+  readonly timestamp: string;
+  readonly task: Task;
+  readonly checkpoint: unknown;
+}
+
+/** A task that can still change: the whole object, and the handler's checkpoint. */
+class LiveTask implements StoredTask {
   task: Task;
   checkpoint: unknown;
+  constructor(task: Task, checkpoint: unknown) {
+    this.task = task;
+    this.checkpoint = checkpoint;
+  }
+  get id(): string {
+    return this.task.id;
+  }
+  get contextId(): string {
+    return this.task.contextId;
+  }
+  get state(): TaskState {
+    return this.task.status.state;
+  }
+  get timestamp(): string {
+    return this.task.status.timestamp;
+  }
+}
+
+/**
+ * A finished task, kept as its JSON text: a third of the memory of the object graph, and written to
+ * (and read from) the journal as is, so compaction and start-up never re-serialise or parse it.
+ */
+export class FrozenTask implements StoredTask {
+  readonly type = "frozen";
+  readonly id: string;
+  readonly contextId: string;
+  readonly state: TaskState;
+  readonly timestamp: string;
+  /** The task's JSON. */
+  readonly json: string;
+  readonly checkpoint: undefined = undefined;
+
+  /**
+   * @param summary The fields kept outside the JSON.
+   * @param json The task's JSON text.
+   */
+  constructor(summary: { id: string; contextId: string; state: TaskState; timestamp: string }, json: string) {
+    this.id = summary.id;
+    this.contextId = summary.contextId;
+    this.state = summary.state;
+    this.timestamp = summary.timestamp;
+    this.json = json;
+  }
+
+  /** A fresh copy of the task. */
+  get task(): Task {
+    return JSON.parse(this.json) as Task;
+  }
+
+  /**
+   * Freezes a task.
+   *
+   * @param task The finished task.
+   * @returns Its frozen form.
+   */
+  static of(task: Task): FrozenTask {
+    return new FrozenTask({ id: task.id, contextId: task.contextId, state: task.status.state, timestamp: task.status.timestamp }, JSON.stringify(task));
+  }
+
+  /** The journal line's JSON: the summary first, the task's JSON text last and untouched. */
+  toJournalJson(): string {
+    const { id, contextId, state, timestamp } = this;
+    return `{"type":"frozen","id":${JSON.stringify(id)},"contextId":${JSON.stringify(contextId)},"state":${JSON.stringify(state)},"timestamp":${JSON.stringify(timestamp)},"task":${this.json}}`;
+  }
+}
+
+const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
+const FROZEN_LINE = new RegExp(`^\\{"type":"frozen","id":(${JSON_STRING}),"contextId":(${JSON_STRING}),"state":(${JSON_STRING}),"timestamp":(${JSON_STRING}),"task":`);
+
+/**
+ * Decodes one journal record's JSON. A frozen task's line is recognised by its fixed head and its
+ * task JSON is kept as text (the line's checksum already vouches for it); anything else is parsed.
+ *
+ * @param line The record's JSON, as bytes (from the journal) or text.
+ * @returns The record.
+ * @throws {SyntaxError} If it is not JSON.
+ */
+export function decodeTaskRecord(line: Uint8Array | string): unknown {
+  const bytes = typeof line === "string" ? encoder.encode(line) : line;
+  if (!startsWith(bytes, FROZEN_PREFIX)) return JSON.parse(decoder.decode(bytes));
+  // Decode the head and the task JSON as two strings, so the kept JSON does not hold the head.
+  const head = FROZEN_LINE.exec(decoder.decode(bytes.subarray(0, Math.min(bytes.length, MAX_FROZEN_HEAD_BYTES))));
+  if (!head || bytes[bytes.length - 1] !== 0x7d) throw new SyntaxError("A frozen task record has no head or does not end with }");
+  const [id, contextId, state, timestamp] = head.slice(1).map((value) => JSON.parse(value!) as string);
+  const known = TASK_STATES.has(state!) ? [...TASK_STATES].find((s) => s === state)! : state!; // One string per state.
+  const json = decoder.decode(bytes.subarray(encoder.encode(head[0]).length, bytes.length - 1));
+  return new FrozenTask({ id: id!, contextId: contextId!, state: known as TaskState, timestamp: timestamp! }, json);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const FROZEN_PREFIX = encoder.encode('{"type":"frozen",');
+/** Room for the head: ids of up to 256 characters, even fully escaped. */
+const MAX_FROZEN_HEAD_BYTES = 4096;
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
 }
 
 /** What listeners hear after a record is durable and applied. */
@@ -145,8 +258,25 @@ export class TaskStore {
    * @param record A journal record.
    */
   replay(record: unknown): void {
+    if (record instanceof FrozenTask) {
+      this.#tasks.set(record.id, record);
+      return;
+    }
     const r = record as TaskRecord;
+    // A storage that parsed a frozen line as plain JSON (not through decodeTaskRecord).
+    if ((r?.type as string) === "frozen" && typeof r.task === "object") {
+      const frozen = FrozenTask.of(r.task as Task);
+      this.#tasks.set(frozen.id, frozen);
+      return;
+    }
     if (TASK_RECORD_TYPES.has(r?.type)) applyRecord(this.#tasks, r);
+  }
+
+  /** Freezes the finished tasks that replay left live; call once after the last `replay`. */
+  freezeFinished(): void {
+    for (const [id, stored] of this.#tasks) {
+      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#tasks.set(id, FrozenTask.of(stored.task));
+    }
   }
 
   /**
@@ -181,6 +311,8 @@ export class TaskStore {
       const stored = TASK_RECORD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
       const change: TaskChange = { record, stored, event: stored && toEvent(record, stored) };
       for (const listener of this.#listeners) listener(change);
+      // A finished task never changes again: keep it as text from now on.
+      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#tasks.set(taskId, FrozenTask.of(stored.task));
       this.#maybeCompact();
       return change;
     });
@@ -215,8 +347,7 @@ export class TaskStore {
     await this.#journal.compact(() => {
       const cutoff = this.#now() - this.#retentionMs;
       for (const [id, stored] of this.#tasks) {
-        const status = stored.task.status;
-        if (TERMINAL_STATES.has(status.state) && Date.parse(status.timestamp) < cutoff) this.#tasks.delete(id);
+        if (TERMINAL_STATES.has(stored.state) && Date.parse(stored.timestamp) < cutoff) this.#tasks.delete(id);
       }
       return this.#snapshot();
     });
@@ -224,6 +355,10 @@ export class TaskStore {
 
   *#snapshot(): Generator<unknown> {
     for (const stored of this.#tasks.values()) {
+      if (stored instanceof FrozenTask) {
+        yield stored;
+        continue;
+      }
       const record: TaskRecord = { type: "task", task: stored.task };
       if (stored.checkpoint !== undefined) record.checkpoint = stored.checkpoint;
       yield record;
@@ -242,12 +377,15 @@ export class TaskStore {
  */
 export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord): StoredTask {
   if (record.type === "task") {
-    const stored = { task: record.task, checkpoint: record.checkpoint };
+    const stored = new LiveTask(record.task, record.checkpoint);
     tasks.set(record.task.id, stored);
     return stored;
   }
-  const stored = tasks.get(record.taskId);
-  if (!stored) throw new Error(`Journal record ${record.type} names unknown task ${record.taskId}`);
+  const found = tasks.get(record.taskId);
+  if (!found) throw new Error(`Journal record ${record.type} names unknown task ${record.taskId}`);
+  // A frozen task takes no changes in a healthy journal; thaw it rather than lose one.
+  const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined);
+  if (stored !== found) tasks.set(record.taskId, stored);
   const task = stored.task;
   switch (record.type) {
     case "status":

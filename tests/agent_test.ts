@@ -259,23 +259,34 @@ test("Agent.open() resumes a working task with its last checkpoint after a resta
 
 test("compaction keeps exactly the live state and drops terminal tasks past retention", async () => {
   const dataDir = tempDir();
-  const agent = await Agent.open({ dataDir, handler: async (_t, ctx) => void (await ctx.working("w", { checkpoint: 7 })), warn: () => {}, compactionMinRecords: 1_000_000 });
+  const agent = await Agent.open({
+    dataDir,
+    warn: () => {},
+    compactionMinRecords: 1_000_000,
+    handler: async (_t, ctx) => {
+      await ctx.working("w", { checkpoint: 7 });
+      if (ctx.message?.parts[0]?.data === "ask") await ctx.requestInput("more?");
+    },
+  });
   const { task } = await agent.sendMessage({ message: userMessage({}) });
+  const { task: waiting } = await agent.sendMessage({ message: userMessage("ask") });
   const before = agent.getTask({ id: task.id });
+  const waitingBefore = agent.getTask({ id: waiting.id });
   const recordsBefore = agent.journal.recordCount;
   await agent.store.compact();
   assert.ok(agent.journal.recordCount < recordsBefore);
   await agent.close();
   const reopened = await Agent.open({ dataDir, handler: () => {}, warn: () => {} });
   assert.deepEqual(reopened.getTask({ id: task.id }), before);
-  assert.equal(reopened.store.get(task.id)?.checkpoint, 7);
+  assert.deepEqual(reopened.getTask({ id: waiting.id }), waitingBefore);
+  assert.equal(reopened.store.get(waiting.id)?.checkpoint, 7, "a live task keeps its checkpoint");
   await reopened.close();
   // Eight days on, the completed task is past the default retention and compaction drops it.
-  const { TaskStore } = await import("../lib/task_store.ts");
-  const journal = await openJournal(dataDir, { warn: () => {} });
+  const { TaskStore, decodeTaskRecord } = await import("../lib/task_store.ts");
+  const journal = await openJournal(dataDir, { warn: () => {}, decode: decodeTaskRecord });
   const store = new TaskStore(journal, { now: () => Date.now() + 8 * 24 * 3600 * 1000 });
   for (const record of await journal.load()) store.replay(record);
   await store.compact();
-  assert.equal(store.size, 0);
+  assert.equal(store.size, 1, "only the task still waiting for input is left");
   await journal.close();
 });

@@ -142,3 +142,28 @@ test("openJournal() refuses a second open in the same process", async () => {
   await assert.rejects(openJournal(dir, quiet), { code: "LOCKED" });
   await first.close();
 });
+
+test("openJournal() reads a journal larger than its read chunk, and a record larger than a chunk", async () => {
+  const dir = tempDir();
+  const journal = await openJournal(dir, quiet);
+  const filler = "x".repeat(3000);
+  await Promise.all(Array.from({ length: 3000 }, (_, n) => journal.append({ n, filler })));
+  await journal.append({ n: "huge", filler: "y".repeat(5 * 1024 * 1024) });
+  await journal.append({ n: "last" });
+  await journal.close();
+  const again = await openJournal(dir, quiet);
+  const records = (await again.load()) as Array<{ n: unknown; filler?: string }>;
+  assert.equal(records.length, 3002);
+  assert.deepEqual(records.slice(0, 3).map((r) => r.n), [0, 1, 2]);
+  assert.equal(records[3000]!.filler!.length, 5 * 1024 * 1024);
+  assert.equal(records[3001]!.n, "last");
+  await again.close();
+});
+
+test("openJournal() finds damage past the first read chunk and names its line", async () => {
+  const dir = tempDir();
+  const lines = Array.from({ length: 3000 }, (_, n) => encodeRecord({ n, filler: "z".repeat(3000) }));
+  lines[2500]![20] = "#".charCodeAt(0);
+  writeFileSync(join(dir, "journal.jsonl"), Buffer.concat(lines));
+  await assert.rejects(openJournal(dir, quiet), (error: JournalError) => error.code === "CORRUPT" && /line 2501/.test(error.message));
+});

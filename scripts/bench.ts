@@ -1,0 +1,293 @@
+/**
+ * The benchmark: prints one JSON line and a short table.
+ *
+ *   npx tsx scripts/bench.ts [--tasks 2000] [--concurrency 32] [--runs 3] [--only e2e,journal,recovery]
+ *   npx deno@2 run -A scripts/bench.ts ...      (the same, every process under Deno)
+ *
+ * - e2e: N tasks of `steps: 0` (submitted, working, one artifact, completed: four webhooks each)
+ *   with a push config, sent with `returnImmediately` by this process (the driver) to the demo agent
+ *   (a child process) that posts to a receiver (another child process) which acknowledges at once.
+ *   Deliveries per second (first send to last acknowledged webhook), completion latency (task sent
+ *   to its terminal webhook acknowledged) p50/p95/p99, missing; with the durable journal and with
+ *   `--no-fsync`, so the cost of durability shows.
+ * - journal: appends per second with group commit (64 writers), and what one fsync costs here.
+ * - recovery: process start to serving with a journal of 10k and 100k finished tasks (and with an
+ *   empty one, the runtime's own start-up), and the resident memory with 100k retained tasks.
+ * With `--runs`, each figure is the median of the runs, with min and max.
+ */
+
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { A2AClient } from "../lib/client.ts";
+import { openJournal } from "../lib/journal.ts";
+import { FrozenTask } from "../lib/task_store.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const TIME_LIMIT_MS = 120_000;
+const now = () => performance.timeOrigin + performance.now(); // Comparable across processes.
+
+type Figures = Record<string, number>;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: "string", default: "2000" },
+      concurrency: { type: "string", default: "32" },
+      runs: { type: "string", default: "1" },
+      only: { type: "string", default: "e2e,journal,recovery" },
+      role: { type: "string" },
+    },
+  });
+  if (values.role === "receiver") return runReceiver();
+  const tasks = Number(values.tasks);
+  const concurrency = Number(values.concurrency);
+  const only = new Set(values.only!.split(","));
+  const runs: Figures[] = [];
+
+  // 1. Run each part `runs` times.
+  for (let run = 0; run < Number(values.runs); run++) {
+    const figures: Figures = {};
+    if (only.has("e2e")) {
+      Object.assign(figures, prefix("durable", await endToEnd(tasks, concurrency, true)));
+      Object.assign(figures, prefix("nosync", await endToEnd(tasks, concurrency, false)));
+      figures.durable_cost_pct = Math.round(100 * (1 - figures.durable_deliveries_per_s! / figures.nosync_deliveries_per_s!));
+    }
+    if (only.has("journal")) Object.assign(figures, await journalAlone());
+    if (only.has("recovery")) Object.assign(figures, await recovery());
+    runs.push(figures);
+    console.error(`run ${run + 1}: ${JSON.stringify(figures)}`);
+  }
+
+  // 2. Report medians (and spread) as one JSON line and a table.
+  const summary: Record<string, { median: number; min: number; max: number }> = {};
+  for (const key of Object.keys(runs[0]!)) {
+    const values = runs.map((r) => r[key]!).sort((a, b) => a - b);
+    summary[key] = { median: values[Math.floor(values.length / 2)]!, min: values[0]!, max: values.at(-1)! };
+  }
+  const runtime = (globalThis as { Deno?: { version: { deno: string } } }).Deno ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}` : `node ${process.version}`;
+  console.log(JSON.stringify({ bench: "a2a-push", runs: runs.length, tasks, concurrency, runtime, figures: summary }));
+  for (const [key, { median, min, max }] of Object.entries(summary)) {
+    console.log(`${key.padEnd(36)}${String(median).padStart(10)}   (${min} .. ${max})`);
+  }
+}
+
+function prefix(name: string, figures: Figures): Figures {
+  return Object.fromEntries(Object.entries(figures).map(([k, v]) => [`${name}_${k}`, v]));
+}
+
+/** e2e: driver here, agent and receiver in child processes. */
+async function endToEnd(tasks: number, concurrency: number, durable: boolean): Promise<Figures> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-e2e-"));
+  const children: ChildProcess[] = [];
+  try {
+    const receiver = spawnTs(["scripts/bench.ts", "--role", "receiver"], children);
+    const receiverUrl = await listening(receiver);
+    const agentArgs = ["scripts/long_running_agent.ts", "--port", "0", "--data-dir", dir, "--allow-private-webhooks", "--quiet"];
+    if (!durable) agentArgs.push("--no-fsync");
+    const agent = spawnTs(agentArgs, children);
+    const client = new A2AClient(`${await listening(agent)}/`);
+    const sentAt = new Map<string, number>();
+    const start = now();
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < tasks) {
+        next++;
+        const sent = now();
+        const { task } = await client.sendMessage({
+          message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 0 } }] },
+          configuration: { returnImmediately: true, taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
+        });
+        sentAt.set(task.id, sent);
+      }
+    }));
+    // The receiver reports `done <taskId> <time>` per terminal webhook and `count <n> <time>` per 1000.
+    const done = new Map<string, number>();
+    let deliveries = 0;
+    let lastAck = 0;
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    while (!(done.size >= tasks && deliveries >= tasks * 4) && Date.now() < deadline) {
+      receiver.stdin!.write("report\n");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const line of takeLines(receiver)) {
+        const [kind, a, b] = line.split(" ");
+        if (kind === "done") done.set(a!, Number(b));
+        if (kind === "count") [deliveries, lastAck] = [Number(a), Number(b)];
+      }
+    }
+    const latencies = [...done].map(([id, at]) => at - sentAt.get(id)!).filter(Number.isFinite).sort((a, b) => a - b);
+    const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN).toFixed(1));
+    return {
+      deliveries_per_s: Math.round(deliveries / ((lastAck - start) / 1000)),
+      latency_p50_ms: pct(50),
+      latency_p95_ms: pct(95),
+      latency_p99_ms: pct(99),
+      missing: tasks - done.size,
+    };
+  } finally {
+    await stopAll(children);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The receiver child: acknowledges at once, counts, and reports when asked on stdin. */
+async function runReceiver(): Promise<void> {
+  const done: string[] = [];
+  let count = 0;
+  let last = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      res.writeHead(200).end();
+      count++;
+      last = now();
+      const body = Buffer.concat(chunks).toString();
+      if (body.includes("TASK_STATE_COMPLETED")) done.push(`done ${JSON.parse(body).statusUpdate.taskId} ${last}`);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  console.log(`listening on http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  process.stdin.on("data", () => {
+    const lines = done.splice(0);
+    lines.push(`count ${count} ${last}`);
+    process.stdout.write(lines.join("\n") + "\n");
+  });
+  process.stdin.on("end", () => process.exit(0));
+}
+
+/** The journal alone: group-committed appends per second, and one fsync's cost. */
+async function journalAlone(): Promise<Figures> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-journal-"));
+  try {
+    const journal = await openJournal(dir, { warn: () => {} });
+    const record = { type: "status", taskId: crypto.randomUUID(), status: { state: "TASK_STATE_WORKING", timestamp: new Date().toISOString() } };
+    const single: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await journal.append(record);
+      single.push(performance.now() - t);
+    }
+    single.sort((a, b) => a - b);
+    const writers = 64;
+    const perWriter = 500;
+    const batchesBefore = journal.batchCount;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: writers }, async () => {
+      for (let i = 0; i < perWriter; i++) await journal.append(record);
+    }));
+    const seconds = (performance.now() - start) / 1000;
+    const batches = journal.batchCount - batchesBefore;
+    await journal.close();
+    return {
+      journal_fsync_append_ms: Number(single[single.length >> 1]!.toFixed(2)),
+      journal_appends_per_s: Math.round((writers * perWriter) / seconds),
+      journal_records_per_fsync: Math.round((writers * perWriter) / batches),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Start-up time with 0, 10k and 100k finished tasks in the journal, and memory at 100k. */
+async function recovery(): Promise<Figures> {
+  const figures: Figures = {};
+  for (const count of [0, 10_000, 100_000]) {
+    const dir = mkdtempSync(join(tmpdir(), "bench-recovery-"));
+    const children: ChildProcess[] = [];
+    try {
+      await writeFinishedTasks(dir, count);
+      const start = now();
+      const agent = spawnTs(["scripts/long_running_agent.ts", "--port", "0", "--data-dir", dir, "--quiet"], children);
+      const url = await listening(agent);
+      const ms = now() - start;
+      const client = new A2AClient(`${url}/`);
+      if (count > 0) await client.listTasks({ pageSize: 1 }); // Serving, for real.
+      figures[`recovery_${count / 1000}k_ms`] = Math.round(ms);
+      if (count === 100_000) figures.rss_100k_mb = Math.round(rssKb(agent.pid!) / 1024);
+    } finally {
+      await stopAll(children);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  figures.recovery_100k_over_empty_ms = figures.recovery_100k_ms! - figures.recovery_0k_ms!;
+  return figures;
+}
+
+/** A journal as compaction leaves it: one frozen record per finished task, history and report included. */
+async function writeFinishedTasks(dir: string, count: number): Promise<void> {
+  const journal = await openJournal(dir, { warn: () => {}, sync: false });
+  const at = new Date().toISOString();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = crypto.randomUUID();
+    const contextId = crypto.randomUUID();
+    const agentMessage = (text: string) => ({ messageId: crypto.randomUUID(), role: "ROLE_AGENT" as const, parts: [{ text }], contextId, taskId: id });
+    pending.push(journal.append(FrozenTask.of({
+      id, contextId, status: { state: "TASK_STATE_COMPLETED", timestamp: at },
+      history: [{ messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 2, stepMs: 10 } }], contextId, taskId: id }, agentMessage("step 1/2"), agentMessage("step 2/2")],
+      artifacts: [{ artifactId: "report", name: "report.txt", parts: [{ text: `Report for task ${id}\nstep 1/2 done at ${at}\nstep 2/2 done at ${at}\n2 steps completed.`, mediaType: "text/plain" }] }],
+    })));
+    if (pending.length >= 5000) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  await journal.close();
+}
+
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+function spawnTs(args: string[], children: ChildProcess[]): ChildProcess {
+  // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the children's node, for profiling.
+  const flags = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  // Under Deno, the children run under Deno too, so a Deno run measures Deno end to end.
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  const command = deno ? [deno.execPath(), "run", "-A", ...args] : [process.execPath, ...flags, "--import", "tsx", ...args];
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  children.push(child);
+  (child as ChildProcess & { lines: string[] }).lines = [];
+  let partial = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split("\n");
+    partial = parts.pop()!;
+    (child as ChildProcess & { lines: string[] }).lines.push(...parts);
+  });
+  return child;
+}
+
+function takeLines(child: ChildProcess): string[] {
+  return (child as ChildProcess & { lines: string[] }).lines.splice(0);
+}
+
+async function listening(child: ChildProcess): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`child exited with ${child.exitCode}`);
+    for (const line of takeLines(child)) {
+      const match = /listening on (\S+)/.exec(line);
+      if (match) return match[1]!;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error("child did not listen within 60 s");
+}
+
+async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(children.map(async (child) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    child.kill("SIGKILL");
+  }));
+}
+
+await main();
