@@ -37,6 +37,24 @@ function makeTable(): Uint32Array {
  */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
   if (nativeCrc32) return nativeCrc32(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
+  return crc32Portable(bytes, start, end);
+}
+
+/**
+ * The same CRC-32 in plain TypeScript: what runtimes without `zlib.crc32` use.
+ *
+ * @param bytes The data.
+ * @param start First byte included. @default 0
+ * @param end First byte excluded. @default bytes.length
+ * @returns The checksum as an unsigned 32-bit number.
+ *
+ * @example
+ * ```ts
+ * import { crc32Portable } from "./crc32.ts";
+ * console.log(crc32Portable(new TextEncoder().encode("123456789")).toString(16)); // "cbf43926"
+ * ```
+ */
+export function crc32Portable(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;

@@ -3,15 +3,19 @@ import { spawn } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { crc32 } from "../lib/crc32.ts";
+import { crc32, crc32Portable } from "../lib/crc32.ts";
 import { JournalError } from "../lib/errors.ts";
 import { decodeJournal, encodeRecord, openJournal } from "../lib/journal.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const quiet = { warn: () => {} };
 
-test("crc32() gives the standard check value", () => {
-  assert.equal(crc32(new TextEncoder().encode("123456789")).toString(16), "cbf43926");
+test("crc32() gives the standard check value, natively and in the portable fallback alike", () => {
+  const check = new TextEncoder().encode("123456789");
+  assert.equal(crc32(check).toString(16), "cbf43926");
+  assert.equal(crc32Portable(check).toString(16), "cbf43926");
+  const bytes = new TextEncoder().encode(`{"some":"record ✓"}`.repeat(50));
+  assert.equal(crc32Portable(bytes, 3, 700), crc32(bytes, 3, 700));
 });
 
 test("append() makes records readable after reopening", async () => {
