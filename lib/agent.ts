@@ -21,7 +21,7 @@ import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import { WebhookSender } from "./webhook_sender.ts";
 import { TaskRunner } from "./runner.ts";
 import type { TaskHandler } from "./runner.ts";
-import { TaskStore } from "./task_store.ts";
+import { decodeTaskRecord, FrozenTask, TaskStore } from "./task_store.ts";
 import type { StoredTask, TaskChange } from "./task_store.ts";
 import type { AgentCard, AgentSkill, ListTasksParams, ListTasksResult, SendMessageParams, StreamResponse, Task, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
@@ -80,6 +80,10 @@ export interface PushOptions {
   adminToken?: string;
   /** One line per delivery attempt. @default none */
   log?: (line: string) => void;
+  /** Backpressure: a new task waits while its webhook's origin has this many deliveries never attempted. @default 64 */
+  maxFreshPerOrigin?: number;
+  /** The longest a new task waits for that backpressure. @default 5000 */
+  admissionWaitMs?: number;
 }
 
 /** A stream of one task's events, ending after a terminal or interrupted status. */
@@ -147,7 +151,7 @@ export class Agent {
    */
   static async open(options: AgentOptions): Promise<Agent> {
     const { dataDir, sync = true, repair = false, warn = console.warn } = options;
-    const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn }));
+    const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn, decode: decodeTaskRecord }));
     const push = options.push === false ? undefined : (options.push ?? {});
     let agent: Agent | undefined;
     const keys = push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined;
@@ -165,6 +169,7 @@ export class Agent {
       schedule: push!.schedule,
       maxInFlight: push!.maxInFlight,
       maxInFlightPerOrigin: push!.maxInFlightPerOrigin,
+      maxFreshPerOrigin: push!.maxFreshPerOrigin,
       log: push!.log,
     });
     const store = new TaskStore(journal, {
@@ -179,16 +184,14 @@ export class Agent {
       store.replay(record);
       outbox?.replay(record);
     }
+    store.freezeFinished();
     outbox?.bind(store);
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency });
     const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;
     agent = new Agent(journal, store, runner, options, { outbox, sender, keys, adminToken });
     outbox?.start();
-    for (const { task } of store.all()) {
-      const state = task.status.state;
-      if (state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING") {
-        runner.enqueue(task.id, { resumed: state === "TASK_STATE_WORKING" });
-      }
+    for (const { id, state } of store.all()) {
+      if (state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING") runner.enqueue(id, { resumed: state === "TASK_STATE_WORKING" });
     }
     return agent;
   }
@@ -285,6 +288,8 @@ export class Agent {
       const taskId = message.taskId ?? newTaskId;
       pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", ...this.#pushCheck() }));
     }
+    // Backpressure: wait (bounded) while these webhooks' receivers are behind, before journaling.
+    if (pushConfigs.length > 0) await this.outbox?.admit(pushConfigs.map((config) => config.url), this.#options.push ? this.#options.push.admissionWaitMs : undefined);
     if (message.taskId) {
       const taskId = message.taskId;
       const change = await this.store.commit(taskId, (current) => {
@@ -326,7 +331,8 @@ export class Agent {
    * @throws {A2AError} -32001 if there is no such task.
    */
   getTask(params: { id: string; historyLength?: number }): Task {
-    return viewTask(this.#stored(params.id).task, { historyLength: params.historyLength });
+    const stored = this.#stored(params.id);
+    return viewTask(stored.task, { historyLength: params.historyLength, copy: !(stored instanceof FrozenTask) });
   }
 
   /**
@@ -338,12 +344,12 @@ export class Agent {
    */
   listTasks(params: ListTasksParams): ListTasksResult {
     const after = params.statusTimestampAfter ? Date.parse(params.statusTimestampAfter) : undefined;
-    const matches: Task[] = [];
-    for (const { task } of this.store.all()) {
-      if (params.contextId && task.contextId !== params.contextId) continue;
-      if (params.status && task.status.state !== params.status) continue;
-      if (after !== undefined && Date.parse(task.status.timestamp) < after) continue;
-      matches.push(task);
+    const matches: StoredTask[] = [];
+    for (const stored of this.store.all()) {
+      if (params.contextId && stored.contextId !== params.contextId) continue;
+      if (params.status && stored.state !== params.status) continue;
+      if (after !== undefined && Date.parse(stored.timestamp) < after) continue;
+      matches.push(stored);
     }
     matches.sort(compareNewestFirst);
     const pageSize = params.pageSize ?? DEFAULT_PAGE_SIZE;
@@ -357,7 +363,7 @@ export class Agent {
     const last = page.at(-1);
     const more = start + pageSize < matches.length;
     return {
-      tasks: page.map((task) => viewTask(task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true })),
+      tasks: page.map((stored) => viewTask(stored.task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true, copy: !(stored instanceof FrozenTask) })),
       nextPageToken: more && last ? encodePageToken(last) : "",
       pageSize,
       totalSize: matches.length,
@@ -375,7 +381,7 @@ export class Agent {
     const taskId = params.id;
     await this.store.commit(taskId, (current) => {
       if (!current) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
-      const state = current.task.status.state;
+      const state = current.state;
       if (TERMINAL_STATES.has(state)) {
         throw new A2AError(ERROR_CODES.TASK_NOT_CANCELABLE, `Task ${taskId} is ${state} and cannot be canceled`, { taskId });
       }
@@ -394,8 +400,8 @@ export class Agent {
    */
   subscribeToTask(params: { id: string }): TaskStream {
     const stored = this.#stored(params.id);
-    if (TERMINAL_STATES.has(stored.task.status.state)) {
-      throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${params.id} is ${stored.task.status.state}; use GetTask for its result`, { taskId: params.id });
+    if (TERMINAL_STATES.has(stored.state)) {
+      throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${params.id} is ${stored.state}; use GetTask for its result`, { taskId: params.id });
     }
     const stream = this.#openStream(params.id);
     stream.prepend({ task: viewTask(stored.task) });
@@ -502,32 +508,33 @@ export class Agent {
  * A copy of a task for a client: history cut to `historyLength`, artifacts left out on request.
  *
  * @param task The stored task.
- * @param options `historyLength` (undefined: all), `includeArtifacts` (default true).
- * @returns A deep copy, safe to hand out.
+ * @param options `historyLength` (undefined: all), `includeArtifacts` (default true), `copy`
+ *   (default true; false when `task` is already a fresh copy, e.g. parsed from a frozen task).
+ * @returns A copy, safe to hand out.
  */
-export function viewTask(task: Task, options: { historyLength?: number; includeArtifacts?: boolean } = {}): Task {
-  const { historyLength, includeArtifacts = true } = options;
+export function viewTask(task: Task, options: { historyLength?: number; includeArtifacts?: boolean; copy?: boolean } = {}): Task {
+  const { historyLength, includeArtifacts = true, copy = true } = options;
   const view: Task = { id: task.id, contextId: task.contextId, status: task.status };
   if (includeArtifacts && task.artifacts?.length) view.artifacts = task.artifacts;
   if (task.history?.length && historyLength !== 0) {
     view.history = historyLength === undefined ? task.history : task.history.slice(-historyLength);
   }
   if (task.metadata) view.metadata = task.metadata;
-  return structuredClone(view);
+  return copy ? structuredClone(view) : view;
 }
 
-function compareNewestFirst(a: { id: string; status: { timestamp: string } }, b: { id: string; status: { timestamp: string } }): number {
-  return b.status.timestamp.localeCompare(a.status.timestamp) || a.id.localeCompare(b.id);
+function compareNewestFirst(a: { id: string; timestamp: string }, b: { id: string; timestamp: string }): number {
+  return b.timestamp.localeCompare(a.timestamp) || a.id.localeCompare(b.id);
 }
 
-function encodePageToken(task: Task): string {
-  return Buffer.from(JSON.stringify([task.status.timestamp, task.id])).toString("base64url");
+function encodePageToken(task: { id: string; timestamp: string }): string {
+  return Buffer.from(JSON.stringify([task.timestamp, task.id])).toString("base64url");
 }
 
-function decodePageToken(token: string): { id: string; status: { timestamp: string } } {
+function decodePageToken(token: string): { id: string; timestamp: string } {
   try {
     const [timestamp, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown[];
-    if (typeof timestamp === "string" && typeof id === "string") return { id, status: { timestamp } };
+    if (typeof timestamp === "string" && typeof id === "string") return { id, timestamp };
   } catch {
     // Fall through to the error below: a token we did not make.
   }

@@ -58,6 +58,11 @@ export interface OutboxOptions {
   maxInFlightPerOrigin?: number;
   /** One line per attempt outcome. @default none */
   log?: (line: string) => void;
+  /**
+   * Backpressure: {@linkcode Outbox.admit} holds new work for an origin that already has this many
+   * deliveries never attempted (unless its last attempt failed). @default 64
+   */
+  maxFreshPerOrigin?: number;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
   /** Random numbers in [0, 1), for jitter. @default Math.random */
@@ -65,6 +70,7 @@ export interface OutboxOptions {
 }
 
 const I32_MAX = 2 ** 31 - 1; // setTimeout fires at once for longer delays.
+const PLANNED_TYPES = new Set(["task", "push.config", "status", "message", "artifact"]);
 const keyOf = (taskId: string, configId: string) => `${taskId}\u0000${configId}`;
 
 /** The push outbox of one agent. */
@@ -89,12 +95,19 @@ export class Outbox {
   #parked = new Map<string, Set<string>>();
   #originCache = new Map<string, string>();
   #configCount = 0;
+  #maxFresh: number;
+  /** Per origin, deliveries never attempted: the backlog that backpressure looks at. */
+  #fresh = new Map<string, number>();
+  #deliveryOrigin = new WeakMap<Delivery, string>();
+  /** Origins whose last attempt failed: a dead receiver must not hold up new tasks. */
+  #failing = new Set<string>();
+  #admitWaiters = new Set<() => void>();
   #running = false;
   #delivered = 0;
 
   /** @param options See {@linkcode OutboxOptions}. */
   constructor(options: OutboxOptions) {
-    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 64, maxInFlightPerOrigin = 8, log = () => {}, now = Date.now, random = Math.random } = options;
+    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 64, maxInFlightPerOrigin = 8, log = () => {}, now = Date.now, random = Math.random, maxFreshPerOrigin = 64 } = options;
     if (schedule.length === 0) throw new RangeError("schedule must have at least one entry");
     this.#send = options.send;
     this.#schedule = schedule;
@@ -103,6 +116,7 @@ export class Outbox {
     this.#log = log;
     this.#now = now;
     this.#random = random;
+    this.#maxFresh = maxFreshPerOrigin;
   }
 
   /** Deliveries acknowledged since start. */
@@ -138,6 +152,9 @@ export class Outbox {
    * @param current The task before the change.
    */
   plan(record: TaskRecord, current: StoredTask | undefined): void {
+    // Only task changes and new configs owe notifications; the outbox's own records (the most
+    // frequent) return here without touching the task, which for a finished one means a parse.
+    if (!PLANNED_TYPES.has(record.type)) return;
     const task = record.type === "task" ? record.task : current?.task;
     if (!task) return;
     let event: StreamResponse;
@@ -147,7 +164,7 @@ export class Outbox {
     const existing = [...(this.#configs.get(task.id)?.values() ?? []), ...inline];
     switch (record.type) {
       case "task":
-        [event, kind, configs] = [{ task: record.task }, "task", inline];
+        [event, kind, configs] = [{ task: viewForWebhook(record.task) }, "task", inline];
         break;
       case "push.config":
         [event, kind, configs] = [{ task: viewForWebhook(task) }, "task", [record.config as StoredPushConfig]];
@@ -207,12 +224,18 @@ export class Outbox {
         break;
       case "push.config.deleted": {
         if (this.#configs.get(record.taskId)?.delete(id)) this.#configCount--;
-        for (const d of this.#queues.get(keyOf(record.taskId, id)) ?? []) this.#byId.delete(d.id);
+        for (const d of this.#queues.get(keyOf(record.taskId, id)) ?? []) {
+          this.#countFresh(d, -1);
+          this.#byId.delete(d.id);
+        }
         this.#queues.delete(keyOf(record.taskId, id));
         break;
       }
       case "push.attempt":
-        if (delivery) Object.assign(delivery, { attempts: record.attempts, nextAt: record.nextAt, lastError: record.error });
+        if (delivery) {
+          this.#countFresh(delivery, -1);
+          Object.assign(delivery, { attempts: record.attempts, nextAt: record.nextAt, lastError: record.error });
+        }
         break;
       case "push.done":
         this.#remove(id);
@@ -250,12 +273,62 @@ export class Outbox {
     map.set(config.id, config);
   }
 
+  #countFresh(delivery: Delivery, delta: 1 | -1): void {
+    if (delivery.attempts !== 0) return;
+    let origin = this.#deliveryOrigin.get(delivery);
+    if (origin === undefined) {
+      const url = this.#configs.get(delivery.taskId)?.get(delivery.configId)?.url;
+      if (url === undefined) return;
+      this.#deliveryOrigin.set(delivery, (origin = this.#originOf(url)));
+    }
+    const count = (this.#fresh.get(origin) ?? 0) + delta;
+    if (count <= 0) this.#fresh.delete(origin);
+    else this.#fresh.set(origin, count);
+    if (delta < 0 && this.#admitWaiters.size > 0) {
+      const waiters = [...this.#admitWaiters];
+      this.#admitWaiters.clear();
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /**
+   * Backpressure for new work: resolves when every origin among `urls` has fewer than
+   * `maxFreshPerOrigin` deliveries never attempted, or its last attempt failed, or `maxWaitMs`
+   * has passed. Call it before journaling a task that will owe webhooks to those URLs, so a fast
+   * client cannot pile up more work than the receivers take, and latency stays bounded.
+   *
+   * @param urls The webhook URLs the new work will notify.
+   * @param maxWaitMs The longest wait. @default 5000
+   * @returns Resolves when the work may go ahead; never rejects.
+   */
+  async admit(urls: string[], maxWaitMs = 5000): Promise<void> {
+    const origins = urls.map((url) => this.#originOf(url));
+    const deadline = this.#now() + maxWaitMs;
+    const busy = () => origins.some((origin) => !this.#failing.has(origin) && (this.#fresh.get(origin) ?? 0) >= this.#maxFresh);
+    while (this.#running && busy()) {
+      const left = deadline - this.#now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, left);
+        timer.unref();
+        const waiters = this.#admitWaiters;
+        function wake() {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        }
+        waiters.add(wake);
+      });
+    }
+  }
+
   #enqueue(delivery: Delivery): void {
     const key = keyOf(delivery.taskId, delivery.configId);
     let queue = this.#queues.get(key);
     if (!queue) this.#queues.set(key, (queue = []));
     queue.push(delivery);
     this.#byId.set(delivery.id, delivery);
+    this.#countFresh(delivery, 1);
     if (queue.length === 1) this.#scheduleQueue(key);
   }
 
@@ -263,6 +336,7 @@ export class Outbox {
     const delivery = this.#byId.get(id);
     if (!delivery) return;
     this.#byId.delete(id);
+    this.#countFresh(delivery, -1);
     const key = keyOf(delivery.taskId, delivery.configId);
     const queue = this.#queues.get(key);
     if (!queue) return;
@@ -340,6 +414,8 @@ export class Outbox {
     const outcome = await this.#send(attempt);
     // The connection is free again; the queue stays blocked until the outcome is durable.
     this.#releaseOrigin(origin);
+    if (outcome.ok) this.#failing.delete(origin);
+    else this.#failing.add(origin);
     const attempts = delivery.attempts + 1;
     const { taskId, id } = delivery;
     let record: TaskRecord;
@@ -408,7 +484,10 @@ export class Outbox {
     }
     for (const [key, queue] of this.#queues) {
       if (!alive(queue[0]!.taskId)) {
-        for (const d of queue) this.#byId.delete(d.id);
+        for (const d of queue) {
+          this.#countFresh(d, -1);
+          this.#byId.delete(d.id);
+        }
         this.#queues.delete(key);
         continue;
       }

@@ -106,9 +106,11 @@ export class WebhookSender {
       "webhook-timestamp": String(timestamp),
     };
     if (secrets.length > 0) headers["webhook-signature"] = signStandardWebhook(attempt.id, timestamp, attempt.body, secrets);
-    if (attempt.authentication) {
+    // The config's own credentials win, as the spec says; a scheme without credentials says only
+    // how to authenticate, so the agent's own JWT is sent as the Bearer token then.
+    if (attempt.authentication?.credentials) {
       const { scheme, credentials } = attempt.authentication;
-      headers.authorization = credentials ? `${scheme} ${credentials}` : scheme;
+      headers.authorization = `${scheme} ${credentials}`;
     } else if (keys) {
       const claims = webhookJwtClaims({ issuer: issuer(), audience: attempt.url, webhookId: attempt.id, taskId: attempt.taskId, body: attempt.body, now: now() });
       headers.authorization = `Bearer ${signJwt(claims, keys.current)}`;

@@ -291,3 +291,46 @@ test("a receiver that hangs holds up only its own queues, not other endpoints", 
     await fast.close();
   }
 });
+
+test("backpressure: a new task waits (bounded) while its receiver is behind, but not for a failing receiver", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const slow = await startTestReceiver(async () => {
+    await released;
+    return { status: 200 };
+  });
+  const failing = await startTestReceiver(() => ({ status: 500 }));
+  const t = await startAgent({ handler: () => {}, push: { ...TEST_PUSH, timeoutMs: 20_000, maxFreshPerOrigin: 2, admissionWaitMs: 3000 } });
+  const send = async (url: string) => {
+    const started = performance.now();
+    await t.client.sendMessage({ message: userMessage({}), configuration: { returnImmediately: true, taskPushNotificationConfig: { url } } });
+    return performance.now() - started;
+  };
+  try {
+    await send(slow.url); // Its notifications now wait behind a receiver that does not answer.
+    await waitFor(() => t.agent.outbox!.pendingCount >= 2, { what: "a backlog" });
+    assert.ok((await send(slow.url)) >= 2900, "the second task waited for the backlog, up to admissionWaitMs");
+    await send(failing.url);
+    await waitFor(() => failing.seen.length >= 1, { what: "a failed attempt" });
+    for (let i = 0; i < 3; i++) assert.ok((await send(failing.url)) < 1500, "a failing receiver does not hold up new tasks");
+  } finally {
+    release();
+    await t.close();
+    await slow.close();
+    await failing.close();
+  }
+});
+
+test("a config whose authentication names a scheme but no credentials gets the agent's JWT as Bearer, and the first Task carries no history", async () => {
+  const receiver = await startTestReceiver();
+  const t = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  try {
+    await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: receiver.url, authentication: { scheme: "Bearer" } } } });
+    const first = await waitFor(() => receiver.seen[0], { what: "first webhook" });
+    assert.match(String(first.headers.authorization), /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/, "a JWT, not a bare scheme");
+    assert.equal(parse(first.body).task?.history, undefined);
+  } finally {
+    await t.close();
+    await receiver.close();
+  }
+});
