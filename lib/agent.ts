@@ -54,7 +54,11 @@ export interface AgentOptions {
   warn?: (message: string) => void;
   /** Push notifications; `false` builds an agent without them (the config methods answer -32003). @default {} */
   push?: PushOptions | false;
-  /** The URL clients reach the agent at (the webhook JWT's `iss`); by default the server sets it at listen. */
+  /**
+   * The URL clients reach the agent at (the webhook JWT's `iss`). Webhook delivery starts once it
+   * is known: at open when given here, else when `createAgentServer` listens (or call
+   * {@linkcode Agent.startDelivery}), so no webhook goes out with an empty issuer.
+   */
   publicUrl?: string;
 }
 
@@ -189,7 +193,8 @@ export class Agent {
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency });
     const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;
     agent = new Agent(journal, store, runner, options, { outbox, sender, keys, adminToken });
-    outbox?.start();
+    // Webhooks carry the agent's URL (the JWT's iss): they start once it is known.
+    if (options.publicUrl) outbox?.start();
     for (const { id, state } of store.all()) {
       if (state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING") runner.enqueue(id, { resumed: state === "TASK_STATE_WORKING" });
     }
@@ -208,7 +213,12 @@ export class Agent {
       name: card.name ?? "a2a-push agent",
       description: card.description ?? "An A2A agent whose tasks outlive connections and restarts.",
       version: card.version ?? "0.1.0",
-      supportedInterfaces: [{ url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "1.0" }],
+      // JSON-RPC first, the preferred interface; v0.3 is spoken at the same JSON-RPC URL (see v03.ts).
+      supportedInterfaces: [
+        { url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "1.0" },
+        { url: baseUrl, protocolBinding: "HTTP+JSON", protocolVersion: "1.0" },
+        { url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "0.3" },
+      ],
       capabilities: { streaming: true, pushNotifications: this.outbox !== undefined, extendedAgentCard: this.#options.extendedCard !== undefined },
       defaultInputModes: ["text/plain", "application/json"],
       defaultOutputModes: ["text/plain"],
@@ -286,7 +296,7 @@ export class Agent {
     const pushConfigs: StoredPushConfig[] = [];
     if (inline) {
       const taskId = message.taskId ?? newTaskId;
-      pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", ...this.#pushCheck() }));
+      pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", protocolVersion: params.protocolVersion, ...this.#pushCheck() }));
     }
     // Backpressure: wait (bounded) while these webhooks' receivers are behind, before journaling.
     if (pushConfigs.length > 0) await this.outbox?.admit(pushConfigs.map((config) => config.url), this.#options.push ? this.#options.push.admissionWaitMs : undefined);
@@ -408,10 +418,23 @@ export class Agent {
     return stream;
   }
 
-  /** `CreateTaskPushNotificationConfig`: the first notification is the task as it is now. */
-  async createPushConfig(params: unknown): Promise<TaskPushNotificationConfig> {
+  /**
+   * Starts webhook delivery, setting the agent's public URL first if it had none. Idempotent.
+   *
+   * @param publicUrl Where clients reach the agent, e.g. `http://127.0.0.1:8001`.
+   */
+  startDelivery(publicUrl?: string): void {
+    if (!this.publicUrl && publicUrl) this.publicUrl = publicUrl.replace(/\/$/, "");
+    this.outbox?.start();
+  }
+
+  /**
+   * `CreateTaskPushNotificationConfig`: the first notification is the task as it is now.
+   * `protocolVersion: "0.3"` (the v0.3 edge sets it) makes its webhooks carry v0.3 Tasks.
+   */
+  async createPushConfig(params: unknown, options: { protocolVersion?: "0.3" } = {}): Promise<TaskPushNotificationConfig> {
     const outbox = this.#outbox();
-    return outbox.createConfig(await parsePushConfig(params, this.#pushCheck()));
+    return outbox.createConfig(await parsePushConfig(params, { ...this.#pushCheck(), ...options }));
   }
 
   /** `GetTaskPushNotificationConfig`; credentials are never returned. */

@@ -1,12 +1,15 @@
 /**
  * A small A2A v1.0 client over `fetch`: the card lookup, every method, and streams as async
- * iterators. Errors from the agent come back as {@linkcode A2AError} with the agent's code.
+ * iterators, over the JSON-RPC or the HTTP+JSON binding (the first the card lists, unless asked).
+ * Errors from the agent come back as {@linkcode A2AError} with the agent's code.
  *
  * @module
  */
 
 import { A2AError, ERROR_CODES } from "./errors.ts";
 import type { ErrorCode } from "./errors.ts";
+import { errorFromHttp, toHttpRequest } from "./http_json.ts";
+import type { HttpRequest } from "./http_json.ts";
 import { readSseData } from "./sse.ts";
 import type {
   AgentCard,
@@ -26,6 +29,8 @@ export interface A2AClientOptions {
   headers?: Record<string, string>;
   /** Per-request timeout for non-streaming calls, in ms. @default 60000 */
   timeoutMs?: number;
+  /** The binding `url` speaks; `fromCardUrl` takes the card's first 1.0 interface unless this names one. @default "JSONRPC" */
+  binding?: "JSONRPC" | "HTTP+JSON";
 }
 
 /**
@@ -42,20 +47,23 @@ export interface A2AClientOptions {
  * ```
  */
 export class A2AClient {
-  /** The JSON-RPC endpoint. */
+  /** The interface URL: the JSON-RPC endpoint, or the base of the HTTP+JSON paths. */
   readonly url: string;
+  /** The binding spoken at `url`. */
+  readonly binding: "JSONRPC" | "HTTP+JSON";
   #fetch: typeof fetch;
   #headers: Record<string, string>;
   #timeoutMs: number;
   #nextId = 1;
 
   /**
-   * @param url The JSON-RPC endpoint (the card's JSONRPC interface url).
+   * @param url The interface URL from the card (for JSON-RPC, the endpoint itself).
    * @param options See {@linkcode A2AClientOptions}.
    */
   constructor(url: string, options: A2AClientOptions = {}) {
-    const { fetch: fetchFn = globalThis.fetch, headers = {}, timeoutMs = 60_000 } = options;
+    const { fetch: fetchFn = globalThis.fetch, headers = {}, timeoutMs = 60_000, binding = "JSONRPC" } = options;
     this.url = url;
+    this.binding = binding;
     this.#fetch = fetchFn;
     this.#headers = headers;
     this.#timeoutMs = timeoutMs;
@@ -63,12 +71,12 @@ export class A2AClient {
 
   /**
    * Reads the agent card at `<baseUrl>/.well-known/agent-card.json` and makes a client for its
-   * JSON-RPC interface.
+   * first A2A 1.0 interface over JSON-RPC or HTTP+JSON (or the one `options.binding` names).
    *
    * @param baseUrl The agent's base URL.
    * @param options See {@linkcode A2AClientOptions}.
    * @returns The client; its `card` holds the card.
-   * @throws {Error} If the card cannot be read or lists no JSON-RPC interface.
+   * @throws {Error} If the card cannot be read or lists no such interface.
    */
   static async fromCardUrl(baseUrl: string, options: A2AClientOptions = {}): Promise<A2AClient & { card: AgentCard }> {
     const fetchFn = options.fetch ?? globalThis.fetch;
@@ -76,9 +84,14 @@ export class A2AClient {
     const response = await fetchFn(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
     if (!response.ok) throw new Error(`Cannot read agent card at ${url}: HTTP ${response.status}`);
     const card = (await response.json()) as AgentCard;
-    const jsonRpc = card.supportedInterfaces?.find((i) => i.protocolBinding === "JSONRPC");
-    if (!jsonRpc) throw new Error(`Agent card at ${url} lists no JSONRPC interface`);
-    return Object.assign(new A2AClient(jsonRpc.url, options), { card });
+    // The card lists interfaces in the agent's order of preference: take the first this client speaks.
+    const chosen = card.supportedInterfaces?.find((i) =>
+      (i.protocolBinding === "JSONRPC" || i.protocolBinding === "HTTP+JSON") &&
+      (!i.protocolVersion || i.protocolVersion.startsWith("1.")) &&
+      (!options.binding || i.protocolBinding === options.binding)
+    );
+    if (!chosen) throw new Error(`Agent card at ${url} lists no ${options.binding ?? "JSONRPC or HTTP+JSON"} interface for A2A 1.0`);
+    return Object.assign(new A2AClient(chosen.url, { ...options, binding: chosen.protocolBinding as "JSONRPC" | "HTTP+JSON" }), { card });
   }
 
   /** `SendMessage`: returns `{task}` (or `{message}`). */
@@ -137,7 +150,7 @@ export class A2AClient {
   }
 
   /**
-   * Calls any JSON-RPC method.
+   * Calls any method, by its JSON-RPC name (over HTTP+JSON, the route for it).
    *
    * @param method The method name.
    * @param params Its params.
@@ -145,6 +158,12 @@ export class A2AClient {
    * @throws {A2AError} With the agent's code when it answers an error; -32603 for HTTP failures.
    */
   async call(method: string, params: unknown): Promise<unknown> {
+    if (this.binding === "HTTP+JSON") {
+      const response = await this.#send(toHttpRequest(method, params), AbortSignal.timeout(this.#timeoutMs));
+      const body = await readJson(response);
+      if (!response.ok) throw errorFromHttp(response.status, body);
+      return body;
+    }
     const response = await this.#post(method, params, AbortSignal.timeout(this.#timeoutMs));
     return unwrap(await readJson(response));
   }
@@ -163,12 +182,16 @@ export class A2AClient {
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const response = await this.#post(method, params, controller.signal);
+      const rest = this.binding === "HTTP+JSON";
+      const response = rest ? await this.#send(toHttpRequest(method, params), controller.signal) : await this.#post(method, params, controller.signal);
       if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
-        unwrap(await readJson(response));
+        const body = await readJson(response);
+        if (rest && !response.ok) throw errorFromHttp(response.status, body);
+        if (!rest) unwrap(body);
         throw new A2AError(ERROR_CODES.INTERNAL_ERROR, `${method} answered without a stream`);
       }
-      for await (const data of readSseData(response.body!)) yield unwrap(JSON.parse(data)) as StreamResponse;
+      // HTTP+JSON events are bare StreamResponses; JSON-RPC ones are wrapped in a response each.
+      for await (const data of readSseData(response.body!)) yield (rest ? JSON.parse(data) : unwrap(JSON.parse(data))) as StreamResponse;
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
       controller.abort(); // Ends the connection if the caller stopped early.
@@ -184,6 +207,17 @@ export class A2AClient {
       signal,
     });
   }
+
+  #send(request: HttpRequest, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { "A2A-Version": "1.0", ...this.#headers };
+    if (request.body !== undefined) headers["Content-Type"] = "application/a2a+json";
+    return this.#fetch(`${this.url.replace(/\/+$/, "")}${request.path}`, {
+      method: request.method,
+      headers,
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      signal,
+    });
+  }
 }
 
 async function readJson(response: Response): Promise<unknown> {
@@ -191,7 +225,7 @@ async function readJson(response: Response): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new A2AError(ERROR_CODES.INTERNAL_ERROR, `Agent answered HTTP ${response.status} with no JSON-RPC body: ${text.slice(0, 200)}`);
+    throw new A2AError(ERROR_CODES.INTERNAL_ERROR, `Agent answered HTTP ${response.status} with no JSON body: ${text.slice(0, 200)}`);
   }
 }
 

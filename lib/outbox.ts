@@ -25,6 +25,8 @@ import { MinHeap } from "./heap.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { redactPushConfig } from "./push_config.ts";
 import type { StoredTask, TaskChange, TaskRecord, TaskStore } from "./task_store.ts";
+import { applyRecord } from "./task_store.ts";
+import { toV03Task } from "./v03.ts";
 import type { StreamResponse, Task, TaskArtifactUpdateEvent, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
 import type { SendOutcome, WebhookAttempt } from "./webhook_sender.ts";
@@ -189,11 +191,13 @@ export class Outbox {
     }
     if (configs.length === 0) return;
     const body = JSON.stringify(event);
+    let bodyV03: string | undefined; // Made once, and only when a config was created through v0.3.
     const now = this.#now();
     const deliveries: Delivery[] = [];
     const supersedes: string[] = [];
     for (const config of configs) {
-      deliveries.push({ id: `msg_${randomUUID().replaceAll("-", "")}`, taskId: task.id, configId: config.id, kind, body, attempts: 0, nextAt: now, createdAt: now });
+      const configBody = config.protocolVersion === "0.3" ? (bodyV03 ??= v03WebhookBody(record, task)) : body;
+      deliveries.push({ id: `msg_${randomUUID().replaceAll("-", "")}`, taskId: task.id, configId: config.id, kind, body: configBody, attempts: 0, nextAt: now, createdAt: now });
       const queue = this.#queues.get(keyOf(task.id, config.id));
       const last = queue?.at(-1);
       // Behind a blocked head, an older progress update is worth nothing once a newer one exists.
@@ -348,6 +352,7 @@ export class Outbox {
 
   /** Starts sending: every queue's head is scheduled at its due time. */
   start(): void {
+    if (this.#running) return;
     this.#running = true;
     for (const key of this.#queues.keys()) this.#scheduleQueue(key);
   }
@@ -615,4 +620,19 @@ function viewForWebhook(task: Task): Task {
   if (task.artifacts?.length) view.artifacts = task.artifacts;
   if (task.metadata) view.metadata = task.metadata;
   return view;
+}
+
+/**
+ * The body of a webhook to a config made through A2A v0.3: the whole Task after the change, in
+ * v0.3 shape (v0.3 has no event bodies). `plan` runs before the change is applied, so it is applied
+ * here to a copy.
+ */
+function v03WebhookBody(record: TaskRecord, task: Task): string {
+  let after = task;
+  if (record.type !== "task" && record.type !== "push.config") {
+    const copy = new Map<string, StoredTask>();
+    applyRecord(copy, { type: "task", task: structuredClone(task) });
+    after = applyRecord(copy, record).task;
+  }
+  return JSON.stringify(toV03Task(viewForWebhook(after)));
 }

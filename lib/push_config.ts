@@ -15,7 +15,12 @@ import type { TaskPushNotificationConfig } from "./types.ts";
 import { field, integer, object, string } from "./validate.ts";
 
 /** A config as the agent keeps it: id and taskId always set. */
-export type StoredPushConfig = TaskPushNotificationConfig & { id: string; taskId: string };
+export type StoredPushConfig = TaskPushNotificationConfig & {
+  id: string;
+  taskId: string;
+  /** Made through A2A v0.3: its webhooks carry the whole v0.3 Task, not a `StreamResponse`. */
+  protocolVersion?: "0.3";
+};
 
 /** An HTTP auth scheme name: an RFC 9110 token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -27,7 +32,8 @@ const HEADER_VALUE = /^[\x20-\x7e]*$/;
  *
  * @param value The config object.
  * @param options `taskId` to bind it to (wins over the config's own), `path` for errors, `ssrf`
- *   options and an injected `resolver` for the SSRF guard.
+ *   options and an injected `resolver` for the SSRF guard, `protocolVersion: "0.3"` for a config
+ *   made through v0.3 (its id defaults to the task's, as v0.3 servers did).
  * @returns The config with `id` and `taskId` set.
  * @throws {A2AError} -32602 naming the field and the reason (SSRF refusals included).
  *
@@ -40,7 +46,7 @@ const HEADER_VALUE = /^[\x20-\x7e]*$/;
  */
 export async function parsePushConfig(
   value: unknown,
-  options: { taskId?: string; path?: string; ssrf?: SsrfOptions; resolver?: ResolverFunction } = {},
+  options: { taskId?: string; path?: string; ssrf?: SsrfOptions; resolver?: ResolverFunction; protocolVersion?: "0.3" } = {},
 ): Promise<StoredPushConfig> {
   const { path = "" } = options;
   const obj = object(value, path || "params");
@@ -50,7 +56,7 @@ export async function parsePushConfig(
   const source = inner && typeof inner === "object" ? { ...(inner as object), taskId: field(obj, "taskId") } as Record<string, unknown> : obj;
   const url = string(source, "url", prefix, { required: true, maxLength: 2048 })!;
   const taskId = options.taskId ?? string(source, "taskId", prefix, { required: true })!;
-  const id = string(source, "id", prefix) || randomUUID();
+  const id = string(source, "id", prefix) || (options.protocolVersion === "0.3" ? taskId : randomUUID());
   if (!HEADER_VALUE.test(id)) throw invalidParams(`${prefix}id`, "must be printable ASCII");
   try {
     await checkWebhookTarget(url, { ...options.ssrf, resolver: options.resolver });
@@ -79,6 +85,7 @@ export async function parsePushConfig(
   }
   const tenant = string(source, "tenant", prefix);
   if (tenant) config.tenant = tenant;
+  if (options.protocolVersion) config.protocolVersion = options.protocolVersion;
   return config;
 }
 
@@ -89,7 +96,8 @@ export async function parsePushConfig(
  * @returns A copy without credentials.
  */
 export function redactPushConfig(config: StoredPushConfig): TaskPushNotificationConfig {
-  const copy: TaskPushNotificationConfig = { ...config };
+  const copy: TaskPushNotificationConfig & { protocolVersion?: string } = { ...config };
+  delete copy.protocolVersion; // Which webhook body the config gets: the agent's business, not a wire field.
   if (config.authentication) copy.authentication = { scheme: config.authentication.scheme };
   return copy;
 }

@@ -1,6 +1,7 @@
 /**
  * The agent's HTTP face on `node:http`: the agent card, and A2A JSON-RPC 2.0 at `POST /`, with SSE
- * for the streaming methods. This is the one place where errors become responses: protocol errors
+ * for the streaming methods (v1.0 methods here, v0.3 ones in `v03_rpc.ts`; the HTTP+JSON binding
+ * is a route list from `http_json.ts`). This is the one place where errors become responses: protocol errors
  * are JSON-RPC errors (HTTP 200), transport errors are 4xx with a reason, anything unexpected is
  * -32603 with the detail kept in the log. A client that goes away ends its response only.
  *
@@ -15,7 +16,10 @@ import { pushRoutes } from "./admin.ts";
 import type { Route } from "./admin.ts";
 import type { Agent, TaskStream } from "./agent.ts";
 import { A2AError, ERROR_CODES } from "./errors.ts";
+import { httpJsonRoutes } from "./http_json.ts";
 import { formatSseData } from "./sse.ts";
+import { toV03Card } from "./v03.ts";
+import { callV03, isV03Method } from "./v03_rpc.ts";
 import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from "./validate.ts";
 
 /** Options of {@linkcode createAgentServer}. */
@@ -66,21 +70,25 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
     return `http://${host}:${(server.address() as AddressInfo).port}`;
   };
 
-  const allRoutes = [...routes, ...pushRoutes(agent, sendJson)];
-  const server = createServer(async (req, res) => {
+  const allRoutes = [...routes, ...pushRoutes(agent, sendJson), ...httpJsonRoutes(agent, { heartbeatMs, logError })];
+  // Node checks the two timeouts below every connectionsCheckingInterval (30 s by default), which
+  // would let a slow client hold a connection up to 40 s instead of 10.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, async (req, res) => {
     try {
+      if (!URL.canParse(req.url ?? "/", "http://x")) return sendStatus(res, 400, "Malformed request target");
       const path = new URL(req.url ?? "/", "http://x").pathname;
       const body = () => readBody(req, maxBodyBytes);
       for (const route of allRoutes) if (await route(req, res, body)) return;
       if (path === "/.well-known/agent-card.json") {
         if (req.method !== "GET") return sendStatus(res, 405, "Use GET for the agent card", "GET");
-        return sendJson(res, 200, agent.card(baseUrl(req)));
+        // One card for both versions: v0.3 clients read `url`, v1.0 clients `supportedInterfaces`.
+        return sendJson(res, 200, toV03Card(agent.card(baseUrl(req))));
       }
       if (path !== "/") return sendStatus(res, 404, `No route for ${path}`);
       if (req.method !== "POST") return sendStatus(res, 405, "Use POST for JSON-RPC requests", "POST");
       const type = (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
       if (!JSON_TYPES.has(type)) return sendStatus(res, 415, `Content-Type ${type} is not supported; send application/json`);
-      await handleRpc(agent, req, res, await body(), heartbeatMs);
+      await handleRpc(agent, req, res, await body(), { heartbeatMs, logError });
     } catch (error) {
       if (error instanceof HttpError) return sendStatus(res, error.status, error.message);
       logError(error);
@@ -89,10 +97,10 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
     }
   });
   server.on("listening", () => {
-    if (agent.publicUrl) return;
+    // Now the agent's URL is known (the webhook JWT's iss): webhook delivery may start.
     const address = server.address() as AddressInfo;
     const host = address.address.includes(":") ? `[${address.address}]` : address.address;
-    agent.publicUrl = options.publicUrl?.replace(/\/$/, "") ?? `http://${host}:${address.port}`;
+    agent.startDelivery(options.publicUrl ?? `http://${host}:${address.port}`);
   });
   // Slow-loris guard: a client must send its headers and its body in bounded time.
   server.headersTimeout = 10_000;
@@ -138,7 +146,11 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   });
 }
 
-async function handleRpc(agent: Agent, req: IncomingMessage, res: ServerResponse, body: Buffer, heartbeatMs: number): Promise<void> {
+async function handleRpc(
+  agent: Agent, req: IncomingMessage, res: ServerResponse, body: Buffer,
+  options: { heartbeatMs: number; logError: (error: unknown) => void },
+): Promise<void> {
+  const { heartbeatMs, logError } = options;
   let request: unknown;
   try {
     request = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
@@ -158,12 +170,16 @@ async function handleRpc(agent: Agent, req: IncomingMessage, res: ServerResponse
   }
   try {
     checkVersion(req.headers["a2a-version"]);
-    const result = await dispatch(agent, rpc.method, rpc.params);
+    // The method name picks the shapes: a v0.3 name gets v0.3 in and out, whatever the header says.
+    const result = isV03Method(rpc.method) ? await callV03(agent, rpc.method, rpc.params) : await dispatch(agent, rpc.method, rpc.params);
     if (isStream(result)) return await streamEvents(res, id, result, heartbeatMs);
     sendJson(res, 200, { jsonrpc: "2.0", id, result });
   } catch (error) {
     if (error instanceof A2AError) return sendRpcError(res, id, error);
-    throw error;
+    if (res.headersSent) throw error;
+    // Our fault (a full disk, a bug): the client gets -32603, the detail stays in the log.
+    logError(error);
+    return sendRpcError(res, id, new A2AError(ERROR_CODES.INTERNAL_ERROR, "Internal error: the agent could not complete the request"));
   }
 }
 
@@ -171,7 +187,7 @@ function checkVersion(header: string | string[] | undefined): void {
   const version = Array.isArray(header) ? header[0] : header;
   if (!version) return;
   if (!/^(1|1\.0|1\.0\.\d+|0\.3|0\.3\.\d+)$/.test(version.trim())) {
-    throw new A2AError(ERROR_CODES.VERSION_NOT_SUPPORTED, `A2A-Version ${version} is not supported; this agent speaks 1.0`, { version });
+    throw new A2AError(ERROR_CODES.VERSION_NOT_SUPPORTED, `A2A-Version ${version} is not supported; this agent speaks 1.0 and 0.3`, { version });
   }
 }
 
@@ -205,11 +221,14 @@ async function dispatch(agent: Agent, method: string, params: unknown): Promise<
   }
 }
 
-function isStream(value: unknown): value is TaskStream {
+/** A stream of results: the agent's `TaskStream`, or the v0.3 edge's translation of one. */
+type ResultStream = Pick<TaskStream, "close"> & AsyncIterable<unknown>;
+
+function isStream(value: unknown): value is ResultStream {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
 
-async function streamEvents(res: ServerResponse, id: RpcId, stream: TaskStream, heartbeatMs: number): Promise<void> {
+async function streamEvents(res: ServerResponse, id: RpcId, stream: ResultStream, heartbeatMs: number): Promise<void> {
   res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
   res.flushHeaders();
   const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);

@@ -123,6 +123,8 @@ export interface SendMessageParams {
   message: Message;
   configuration?: SendMessageConfiguration;
   metadata?: Record<string, unknown>;
+  /** Not a wire field: set by the v0.3 edge (`v03.ts`) so an inline push config gets v0.3 webhook bodies. */
+  protocolVersion?: "0.3";
 }
 
 /** `ListTasks` params. */

@@ -1,0 +1,341 @@
+/**
+ * The HTTP+JSON binding of A2A v1.0, both ends: the agent's routes (a {@linkcode Route} list for
+ * `createAgentServer`) and the request mapping a client uses. The objects are the JSON-RPC
+ * binding's; only the envelope differs: the operation is the URL and verb, results are bare JSON
+ * (`application/a2a+json`), streams are SSE whose `data` is a `StreamResponse`, and errors are an
+ * HTTP status with a `google.rpc.Status` body (AIP-193), as the spec's §11.6 says:
+ *
+ *   {"error": {"code": 404, "status": "NOT_FOUND", "message": "...", "details": [ErrorInfo]}}
+ *
+ * v0.3 is not spoken here (its REST paths were different); an `A2A-Version: 0.3` gets -32009.
+ *
+ * @module
+ */
+
+import type { ServerResponse } from "node:http";
+import { setInterval } from "node:timers";
+import type { Route } from "./admin.ts";
+import type { Agent } from "./agent.ts";
+import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
+import type { ErrorCode } from "./errors.ts";
+import { formatSseData } from "./sse.ts";
+import { fromV03State } from "./v03.ts";
+import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from "./validate.ts";
+
+type Obj = Record<string, unknown>;
+
+/** HTTP status and `google.rpc.Code` name of each error (A2A v1.0.1 §5.4; the JSON-RPC-only ones as AIP-193 maps them). */
+const HTTP_ERRORS: Record<number, [status: number, rpcStatus: string]> = {
+  [-32700]: [400, "INVALID_ARGUMENT"],
+  [-32600]: [400, "INVALID_ARGUMENT"],
+  [-32601]: [404, "NOT_FOUND"],
+  [-32602]: [400, "INVALID_ARGUMENT"],
+  [-32603]: [500, "INTERNAL"],
+  [-32001]: [404, "NOT_FOUND"],
+  [-32002]: [400, "FAILED_PRECONDITION"],
+  [-32003]: [400, "FAILED_PRECONDITION"],
+  [-32004]: [400, "FAILED_PRECONDITION"],
+  [-32005]: [400, "INVALID_ARGUMENT"],
+  [-32006]: [500, "INTERNAL"],
+  [-32007]: [400, "FAILED_PRECONDITION"],
+  [-32008]: [400, "FAILED_PRECONDITION"],
+  [-32009]: [400, "FAILED_PRECONDITION"],
+};
+
+/** The operations, by their JSON-RPC method names. */
+type Operation =
+  | "SendMessage" | "SendStreamingMessage" | "GetTask" | "ListTasks" | "CancelTask" | "SubscribeToTask"
+  | "CreateTaskPushNotificationConfig" | "GetTaskPushNotificationConfig" | "ListTaskPushNotificationConfigs"
+  | "DeleteTaskPushNotificationConfig" | "GetExtendedAgentCard";
+
+/** Paths in match order (`:cancel` before the bare task), each with its verbs. The proto says GET for subscribe; POST is taken too. */
+const ROUTES: ReadonlyArray<{ path: RegExp; verbs: Readonly<Record<string, Operation>> }> = [
+  { path: /^\/message:send$/, verbs: { POST: "SendMessage" } },
+  { path: /^\/message:stream$/, verbs: { POST: "SendStreamingMessage" } },
+  { path: /^\/tasks\/([^/]+):cancel$/, verbs: { POST: "CancelTask" } },
+  { path: /^\/tasks\/([^/]+):subscribe$/, verbs: { GET: "SubscribeToTask", POST: "SubscribeToTask" } },
+  { path: /^\/tasks\/([^/]+)\/pushNotificationConfigs$/, verbs: { POST: "CreateTaskPushNotificationConfig", GET: "ListTaskPushNotificationConfigs" } },
+  { path: /^\/tasks\/([^/]+)\/pushNotificationConfigs\/([^/]+)$/, verbs: { GET: "GetTaskPushNotificationConfig", DELETE: "DeleteTaskPushNotificationConfig" } },
+  { path: /^\/tasks\/([^/]+)$/, verbs: { GET: "GetTask" } },
+  { path: /^\/tasks$/, verbs: { GET: "ListTasks" } },
+  { path: /^\/extendedAgentCard$/, verbs: { GET: "GetExtendedAgentCard" } },
+];
+
+const JSON_TYPES = new Set(["application/json", "application/a2a+json"]);
+
+/** Options of {@linkcode httpJsonRoutes}. */
+export interface HttpJsonOptions {
+  /** Interval of the SSE heartbeat comment. @default 15000 */
+  heartbeatMs?: number;
+  /** Where unexpected errors are logged (the client gets a 500 without the detail). @default console.error */
+  logError?: (error: unknown) => void;
+}
+
+/**
+ * The HTTP+JSON routes of an agent: `POST /message:send`, `POST /message:stream`,
+ * `GET /tasks/{id}`, `GET /tasks`, `POST /tasks/{id}:cancel`, `GET|POST /tasks/{id}:subscribe`,
+ * `POST|GET /tasks/{id}/pushNotificationConfigs`, `GET|DELETE .../pushNotificationConfigs/{configId}`
+ * and `GET /extendedAgentCard`. Other paths are left to the next route.
+ *
+ * @param agent The agent.
+ * @param options See {@linkcode HttpJsonOptions}.
+ * @returns The routes, for `createAgentServer`'s `routes`.
+ *
+ * @example Serve HTTP+JSON beside JSON-RPC (createAgentServer already does)
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { Agent } from "./agent.ts";
+ * import { httpJsonRoutes } from "./http_json.ts";
+ * import { readBody } from "./server.ts";
+ * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "rest-")), handler: () => {} });
+ * const [route] = httpJsonRoutes(agent);
+ * const server = createServer(async (req, res) => {
+ *   if (!(await route!(req, res, () => readBody(req, 1 << 20)))) res.writeHead(404).end();
+ * }).listen(0);
+ * server.close();
+ * await agent.close();
+ * ```
+ */
+export function httpJsonRoutes(agent: Agent, options: HttpJsonOptions = {}): Route[] {
+  const { heartbeatMs = 15_000, logError = console.error } = options;
+  return [
+    async (req, res, body) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      const route = ROUTES.find((r) => r.path.test(url.pathname));
+      if (!route) return false;
+      const operation = route.verbs[req.method ?? ""];
+      if (!operation) {
+        res.setHeader("Allow", Object.keys(route.verbs).join(", "));
+        sendStatusError(res, 405, "UNIMPLEMENTED", `Use ${Object.keys(route.verbs).join(" or ")} for ${url.pathname}`);
+        return true;
+      }
+      const type = (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
+      if (req.method === "POST" && !JSON_TYPES.has(type)) {
+        sendStatusError(res, 415, "INVALID_ARGUMENT", `Content-Type ${type} is not supported; send application/a2a+json`);
+        return true;
+      }
+      // Transport failures (a body over the limit) are the server's to answer.
+      const raw = req.method === "POST" ? await body() : undefined;
+      try {
+        checkVersion(req.headers["a2a-version"]);
+        const ids = route.path.exec(url.pathname)!.slice(1).map(decodeSegment);
+        const result = await invoke(agent, operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams);
+        if (isStream(result)) await streamSse(res, result, heartbeatMs);
+        else sendJson(res, 200, result, "application/a2a+json");
+      } catch (error) {
+        if (res.headersSent) throw error;
+        if (error instanceof A2AError) sendError(res, error);
+        else {
+          logError(error);
+          sendError(res, new A2AError(ERROR_CODES.INTERNAL_ERROR, "Internal error: the agent could not complete the request"));
+        }
+      }
+      return true;
+    },
+  ];
+}
+
+/** The one switch from operations to agent calls; params are checked by the JSON-RPC binding's validators. */
+async function invoke(agent: Agent, operation: Operation, ids: string[], input: unknown, query: URLSearchParams): Promise<unknown> {
+  const [taskId, configId] = ids;
+  switch (operation) {
+    case "SendMessage":
+      return agent.sendMessage(parseSendMessageParams(input));
+    case "SendStreamingMessage":
+      return agent.sendStreamingMessage(parseSendMessageParams(input));
+    case "GetTask":
+      return agent.getTask(parseTaskIdParams({ ...queryParams(query), id: taskId }));
+    case "ListTasks":
+      return agent.listTasks(parseListTasksParams(queryParams(query)));
+    case "CancelTask":
+      return agent.cancelTask(parseTaskIdParams({ id: taskId }));
+    case "SubscribeToTask":
+      return agent.subscribeToTask(parseTaskIdParams({ id: taskId }));
+    case "CreateTaskPushNotificationConfig": {
+      if (!isObject(input)) return agent.createPushConfig(input); // Refused there, naming the problem.
+      // The path names the task; a body may also wrap the config in `config`, as some drafts did.
+      return agent.createPushConfig({ ...(isObject(input.config) ? input.config : input), taskId });
+    }
+    case "GetTaskPushNotificationConfig":
+      return agent.getPushConfig({ taskId, id: configId });
+    case "ListTaskPushNotificationConfigs":
+      return agent.listPushConfigs({ ...queryParams(query), taskId });
+    case "DeleteTaskPushNotificationConfig":
+      await agent.deletePushConfig({ taskId, id: configId });
+      return {};
+    case "GetExtendedAgentCard":
+      return agent.extendedCard();
+  }
+}
+
+/** Query parameters as the validators take them: numbers and booleans from their text (§11.5). */
+function queryParams(query: URLSearchParams): Obj {
+  const params: Obj = {};
+  for (const [name, value] of query) {
+    if (/^(pageSize|page_size|historyLength|history_length)$/.test(name) && /^-?\d+$/.test(value)) params[name] = Number(value);
+    else if (/^include_?[aA]rtifacts$/.test(name) && (value === "true" || value === "false")) params[name] = value === "true";
+    else if (name === "status") params[name] = fromV03State(value) ?? value; // `working` or `TASK_STATE_WORKING`
+    else params[name] = value;
+  }
+  return params;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw invalidParams("id", "is not a valid URL path segment");
+  }
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) return {};
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch (error) {
+    throw new A2AError(ERROR_CODES.PARSE_ERROR, `Parse error: ${(error as Error).message}`);
+  }
+}
+
+function checkVersion(header: string | string[] | undefined): void {
+  const version = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (version && !/^(1|1\.0|1\.0\.\d+)$/.test(version)) {
+    throw new A2AError(ERROR_CODES.VERSION_NOT_SUPPORTED, `A2A-Version ${version} is not supported over HTTP+JSON; use 1.0 (v0.3 is spoken over JSON-RPC)`, { version });
+  }
+}
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isStream(value: unknown): value is AsyncIterable<unknown> & { close(): void } {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+async function streamSse(res: ServerResponse, stream: AsyncIterable<unknown> & { close(): void }, heartbeatMs: number): Promise<void> {
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
+  res.flushHeaders();
+  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);
+  heartbeat.unref();
+  res.on("close", () => stream.close()); // The client leaving closes the stream, not the task.
+  try {
+    for await (const event of stream) {
+      if (res.destroyed) break;
+      res.write(formatSseData(event));
+    }
+  } finally {
+    clearInterval(heartbeat);
+    res.end();
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, contentType: string): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, error: A2AError): void {
+  const [status, rpcStatus] = HTTP_ERRORS[error.code] ?? [500, "INTERNAL"];
+  sendJson(res, status, { error: { code: status, status: rpcStatus, message: error.message, details: error.toJsonRpc().data } }, "application/json");
+}
+
+function sendStatusError(res: ServerResponse, status: number, rpcStatus: string, message: string): void {
+  sendJson(res, status, { error: { code: status, status: rpcStatus, message, details: [] } }, "application/json");
+}
+
+/** A request of the HTTP+JSON binding, as {@linkcode toHttpRequest} makes it. */
+export interface HttpRequest {
+  method: "GET" | "POST" | "DELETE";
+  /** Path and query, relative to the interface URL. */
+  path: string;
+  body?: unknown;
+  /** Whether the answer is an SSE stream. */
+  stream: boolean;
+}
+
+/**
+ * The HTTP+JSON request for a JSON-RPC method and its params (the client's side of the binding).
+ *
+ * @param method A v1.0 method name, e.g. `GetTask`.
+ * @param params Its params, as for JSON-RPC.
+ * @returns Verb, path with query, body and whether a stream comes back.
+ * @throws {A2AError} -32601 for a method the binding has no route for; -32602 without the ids the path needs.
+ *
+ * @example
+ * ```ts
+ * import { toHttpRequest } from "./http_json.ts";
+ * console.log(toHttpRequest("GetTask", { id: "t 1", historyLength: 2 }).path); // "/tasks/t%201?historyLength=2"
+ * ```
+ */
+export function toHttpRequest(method: string, params: unknown): HttpRequest {
+  const { id, taskId, ...rest } = isObject(params) ? params : ({} as Obj);
+  const segment = (value: unknown, name: string) => {
+    if (typeof value !== "string" || value === "") throw invalidParams(name, "is required");
+    return encodeURIComponent(value);
+  };
+  const withQuery = (path: string, query: Obj) => {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null) search.set(name, String(value));
+    return search.size > 0 ? `${path}?${search}` : path;
+  };
+  const configs = () => `/tasks/${segment(taskId, "taskId")}/pushNotificationConfigs`;
+  switch (method) {
+    case "SendMessage":
+      return { method: "POST", path: "/message:send", body: params, stream: false };
+    case "SendStreamingMessage":
+      return { method: "POST", path: "/message:stream", body: params, stream: true };
+    case "GetTask":
+      return { method: "GET", path: withQuery(`/tasks/${segment(id, "id")}`, rest), stream: false };
+    case "ListTasks":
+      return { method: "GET", path: withQuery("/tasks", isObject(params) ? params : {}), stream: false };
+    case "CancelTask":
+      return { method: "POST", path: `/tasks/${segment(id, "id")}:cancel`, body: rest, stream: false };
+    case "SubscribeToTask":
+      return { method: "GET", path: `/tasks/${segment(id, "id")}:subscribe`, stream: true };
+    case "CreateTaskPushNotificationConfig":
+      return { method: "POST", path: configs(), body: { ...rest, ...(id === undefined ? {} : { id }) }, stream: false };
+    case "GetTaskPushNotificationConfig":
+      return { method: "GET", path: `${configs()}/${segment(id, "id")}`, stream: false };
+    case "ListTaskPushNotificationConfigs":
+      return { method: "GET", path: withQuery(configs(), rest), stream: false };
+    case "DeleteTaskPushNotificationConfig":
+      return { method: "DELETE", path: `${configs()}/${segment(id, "id")}`, stream: false };
+    case "GetExtendedAgentCard":
+      return { method: "GET", path: "/extendedAgentCard", stream: false };
+    default:
+      throw new A2AError(ERROR_CODES.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)} has no HTTP+JSON route`, { method: method.slice(0, 100) });
+  }
+}
+
+const CODES_BY_REASON = new Map<unknown, ErrorCode>(
+  Object.values(ERROR_CODES).map((code) => [(new A2AError(code, "").toJsonRpc().data[0] as Obj).reason, code]),
+);
+
+/**
+ * The {@linkcode A2AError} an HTTP+JSON error response stands for: the code from the `ErrorInfo`
+ * reason in `details`, else from the HTTP status.
+ *
+ * @param status The HTTP status (not 2xx).
+ * @param body The parsed body (AIP-193 `{error: {...}}`, or anything).
+ * @returns The error, with the agent's message and `ErrorInfo.metadata`.
+ *
+ * @example
+ * ```ts
+ * import { errorFromHttp } from "./http_json.ts";
+ * const details = [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "TASK_NOT_FOUND", domain: "a2a-protocol.org" }];
+ * console.log(errorFromHttp(404, { error: { code: 404, status: "NOT_FOUND", message: "gone", details } }).code); // -32001
+ * ```
+ */
+export function errorFromHttp(status: number, body: unknown): A2AError {
+  const error = isObject(body) ? body.error : undefined;
+  const inner: Obj = isObject(error) ? error : { message: typeof error === "string" ? error : undefined };
+  const details = Array.isArray(inner.details) ? inner.details : [];
+  const info = details.find((d): d is Obj => isObject(d) && String(d["@type"]).endsWith("google.rpc.ErrorInfo"));
+  const fallback: ErrorCode = status === 400 ? ERROR_CODES.INVALID_PARAMS : status === 404 ? ERROR_CODES.METHOD_NOT_FOUND : status === 415 ? ERROR_CODES.CONTENT_TYPE_NOT_SUPPORTED : ERROR_CODES.INTERNAL_ERROR;
+  const message = typeof inner.message === "string" ? inner.message : `Agent answered HTTP ${status}`;
+  return new A2AError(CODES_BY_REASON.get(info?.reason) ?? fallback, message, isObject(info?.metadata) ? (info.metadata as Record<string, string>) : undefined);
+}
