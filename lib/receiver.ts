@@ -31,6 +31,8 @@ export interface ReceivedEvent {
   state?: TaskState;
   /** The status message's text, e.g. "step 3/10". */
   text?: string;
+  /** The status's own timestamp, as the agent set it: shows the order the agent produced events in. */
+  statusTimestamp?: string;
   receivedAt: string;
   /** Redeliveries of this event seen (and ignored) after the first. */
   duplicates: number;
@@ -85,6 +87,8 @@ export class WebhookReceiver {
   #events = new Map<string, ReceivedEvent>();
   #results = new Map<string, Task>();
   #processing = new Set<Promise<void>>();
+  /** Ids whose `event` record is being journaled; settles (never rejects) when that ends. */
+  #accepting = new Map<string, Promise<void>>();
   #closed = false;
 
   /** Use {@linkcode WebhookReceiver.open}. */
@@ -169,10 +173,17 @@ export class WebhookReceiver {
    * @param res The response.
    */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!URL.canParse(req.url ?? "/", "http://x")) return sendJson(res, 400, { error: "Malformed request target" });
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (path === "/events" && req.method === "GET") return sendJson(res, 200, { events: this.events() });
     if (path.startsWith("/tasks/") && req.method === "GET") {
-      const task = this.#results.get(decodeURIComponent(path.slice("/tasks/".length)));
+      let taskId: string;
+      try {
+        taskId = decodeURIComponent(path.slice("/tasks/".length));
+      } catch (error) {
+        return sendJson(res, 400, { error: `Malformed task id in ${path}: ${(error as Error).message}` });
+      }
+      const task = this.#results.get(taskId);
       return task ? sendJson(res, 200, task) : sendJson(res, 404, { error: "No result fetched for that task (yet)" });
     }
     if (path !== "/webhook") return sendJson(res, 404, { error: `No route for ${path}` });
@@ -206,13 +217,23 @@ export class WebhookReceiver {
       this.#log(`refused (${error.code}): ${error.message}`);
       return sendJson(res, status, { error: error.message, reason: error.code });
     }
+    // A redelivery can arrive while the first copy is still being journaled (the sender timed out
+    // and retried): wait for that copy, so that an id is only ever accepted once.
+    while (this.#accepting.has(webhookId)) await this.#accepting.get(webhookId);
     if (this.#events.has(webhookId)) {
       await this.#append({ type: "duplicate", webhookId });
       this.#log(`duplicate ${webhookId} (seen ${this.#events.get(webhookId)!.duplicates + 1} times), ignored`);
       return sendJson(res, 200, { duplicate: true });
     }
     // Journal first: once we answer 2xx the agent forgets the event, so we must not.
-    await this.#append({ type: "event", event });
+    const appended = this.#append({ type: "event", event });
+    // The waiters only need to know it ended; this request's own await below reports a failure.
+    this.#accepting.set(webhookId, appended.then(() => undefined, () => undefined));
+    try {
+      await appended;
+    } finally {
+      this.#accepting.delete(webhookId);
+    }
     sendJson(res, 200, { accepted: true });
     this.#log(`accepted ${webhookId} task ${event.taskId} ${event.kind}${event.state ? ` ${event.state}` : ""}${event.text ? ` "${event.text}"` : ""}`);
     this.#process(event);
@@ -246,7 +267,8 @@ export class WebhookReceiver {
    * @returns A `node:http` server; call `listen()`.
    */
   createServer(): Server {
-    const server = createServer((req, res) => {
+    // Checked every second, not Node's default 30 s, so the timeouts below hold as set.
+    const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
       this.handle(req, res).catch((error: Error) => {
         this.#log(`error: ${error.message}`);
         if (!res.headersSent) sendJson(res, 500, { error: "Internal error" });
@@ -293,7 +315,9 @@ export function describeEvent(webhookId: string, body: Buffer, now: number): Rec
   const event: ReceivedEvent = { webhookId, taskId, kind: kind ?? "task", receivedAt: new Date(now).toISOString(), duplicates: 0 };
   const status = inner.status;
   if (status && typeof status.state === "string") event.state = status.state as TaskState;
-  const text = status?.message?.parts?.find((p: { text?: unknown }) => typeof p.text === "string")?.text;
+  if (typeof status?.timestamp === "string") event.statusTimestamp = status.timestamp;
+  const parts: unknown = status?.message?.parts;
+  const text = Array.isArray(parts) ? parts.find((p) => typeof p?.text === "string")?.text : undefined;
   if (text) event.text = String(text).slice(0, 200);
   return event;
 }

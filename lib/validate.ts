@@ -15,6 +15,13 @@ type Obj = Record<string, unknown>;
 /** Longest id (task, context, message, artifact, config) accepted. */
 export const MAX_ID_LENGTH = 256;
 
+/**
+ * Deepest nesting accepted in free-form JSON (`data`, `metadata`), protobuf's default recursion
+ * limit. `JSON.parse` takes any depth, but journaling (`JSON.stringify`) recurses and overflows the
+ * stack near 10,000 levels.
+ */
+export const MAX_JSON_DEPTH = 100;
+
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -95,7 +102,19 @@ function boolean(obj: Obj, name: string, path: string): boolean | undefined {
 function metadata(obj: Obj, path: string): Record<string, unknown> | undefined {
   const value = field(obj, "metadata");
   if (value === undefined || value === null) return undefined;
-  return object(value, `${path}metadata`);
+  return shallow(object(value, `${path}metadata`), `${path}metadata`);
+}
+
+/** Refuses JSON nested deeper than {@linkcode MAX_JSON_DEPTH}; a loop, so any depth is safe to check. */
+function shallow<T>(value: T, path: string): T {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > MAX_JSON_DEPTH) throw invalidParams(path, `must be nested at most ${MAX_JSON_DEPTH} levels deep`);
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return value;
 }
 
 function stringArray(obj: Obj, name: string, path: string): string[] | undefined {
@@ -129,7 +148,7 @@ export function parsePart(value: unknown, path: string): Part {
   }
   const url = string(obj, "url", `${path}.`, { maxLength: 8192 });
   if (url !== undefined) part.url = url;
-  if (kinds[0] === "data") part.data = field(obj, "data");
+  if (kinds[0] === "data") part.data = shallow(field(obj, "data"), `${path}.data`);
   const meta = metadata(obj, `${path}.`);
   if (meta) part.metadata = meta;
   const filename = string(obj, "filename", `${path}.`, { maxLength: 1024 });

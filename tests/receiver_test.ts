@@ -156,6 +156,22 @@ test("a duplicate delivery is answered 2xx and not processed twice, also after t
   }
 });
 
+test("handle() accepts a redelivery that arrives while the first copy is being journaled only once", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const r = await startReceiver(agent.url);
+  const request = genuine(agent, r.url, statusBody("TASK_STATE_WORKING"));
+  try {
+    // Both copies wait for the same JWKS fetch, then race to journal the event (found by scripts/chaos.ts).
+    const answers = await Promise.all([post(r.url, request), post(r.url, request), post(r.url, request)]);
+    assert.deepEqual(answers.map((a) => a.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [{ accepted: true }, { duplicate: true }, { duplicate: true }]);
+    assert.equal(r.receiver.events().length, 1);
+    assert.equal(r.receiver.events()[0]!.duplicates, 2);
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
 test("WebhookReceiver.open() refuses a receiver with no check at all", async () => {
   await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false }), RangeError);
   await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1" }), /audience/);
