@@ -86,14 +86,21 @@ export interface JwksCacheOptions {
   maxAgeMs?: number;
   /** The least time between two fetches, however many unknown kids arrive. @default {30_000} */
   minRefetchIntervalMs?: number;
+  /**
+   * The least time before trying again after a fetch that failed (unreachable, non-2xx, bad
+   * document), when it is shorter than `minRefetchIntervalMs`. @default {1_000}
+   */
+  failureRetryIntervalMs?: number;
   /** How long one fetch may take. @default {10_000} */
   timeoutMs?: number;
 }
 
 /**
  * Public keys from a JWKS URL, cached for `maxAgeMs`. An unknown `kid` triggers a re-fetch, at
- * most once per `minRefetchIntervalMs`; callers that arrive during a fetch share it. Only keys
- * fetched within `maxAgeMs` are served; keys other than EC P-256 (`alg` ES256 or none) are ignored.
+ * most once per `minRefetchIntervalMs`; callers that arrive during a fetch share it. A fetch that
+ * failed is tried again after `failureRetryIntervalMs` instead: a receiver that started while the
+ * agent was unreachable must not refuse every webhook for the whole interval. Only keys fetched
+ * within `maxAgeMs` are served; keys other than EC P-256 (`alg` ES256 or none) are ignored.
  *
  * @example Resolve keys from the agent's JWKS
  * ```ts
@@ -119,13 +126,13 @@ export class JwksCache {
    */
   constructor(url: string, options?: JwksCacheOptions) {
     const { fetch = globalThis.fetch, now = Date.now, maxAgeMs = 600_000 } = options ?? {};
-    const { minRefetchIntervalMs = 30_000, timeoutMs = 10_000 } = options ?? {};
+    const { minRefetchIntervalMs = 30_000, failureRetryIntervalMs = 1_000, timeoutMs = 10_000 } = options ?? {};
     if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`Cannot fetch JWKS from ${url}: not http(s)`);
-    for (const [name, value] of Object.entries({ maxAgeMs, minRefetchIntervalMs, timeoutMs })) {
+    for (const [name, value] of Object.entries({ maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs })) {
       if (!Number.isFinite(value) || value < 0) throw new RangeError(`Cannot create JwksCache: ${name} is ${value}`);
     }
     this.#url = url;
-    this.#options = { fetch, now, maxAgeMs, minRefetchIntervalMs, timeoutMs };
+    this.#options = { fetch, now, maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs };
   }
 
   /**
@@ -140,7 +147,9 @@ export class JwksCache {
     const cached = this.#freshKey(kid);
     if (cached) return cached;
     const now = this.#options.now();
-    const mayFetch = this.#attemptedAt === undefined || now - this.#attemptedAt >= this.#options.minRefetchIntervalMs;
+    const { minRefetchIntervalMs, failureRetryIntervalMs } = this.#options;
+    const interval = this.#lastError === undefined ? minRefetchIntervalMs : Math.min(minRefetchIntervalMs, failureRetryIntervalMs);
+    const mayFetch = this.#attemptedAt === undefined || now - this.#attemptedAt >= interval;
     if (!this.#inFlight && mayFetch) {
       this.#attemptedAt = now;
       this.#inFlight = this.#refresh().finally(() => (this.#inFlight = undefined));

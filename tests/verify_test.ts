@@ -380,6 +380,23 @@ describe("JwksCache", () => {
     assert.equal(requests, 1);
   });
 
+  it("JwksCache.getKey() tries a failed fetch again after failureRetryIntervalMs, not the whole refetch interval", async () => {
+    const cache = reset([key]);
+    status = 503; // The agent is restarting (found by scripts/chaos.ts: 30 s of refused webhooks).
+    await assert.rejects(cache.getKey(key.kid), code("UNKNOWN_KEY"));
+    status = 200;
+    clock += 999;
+    await assert.rejects(cache.getKey(key.kid), code("UNKNOWN_KEY"));
+    assert.equal(requests, 1);
+    clock += 1;
+    assert.ok(await cache.getKey(key.kid));
+    assert.equal(requests, 2);
+    await assert.rejects(cache.getKey("nope"), code("UNKNOWN_KEY"));
+    clock += 1_000;
+    await assert.rejects(cache.getKey("nope"), code("UNKNOWN_KEY"));
+    assert.equal(requests, 2, "after a good fetch, unknown kids wait for minRefetchIntervalMs");
+  });
+
   it("JwksCache.getKey() ignores keys that are not EC P-256 for ES256", async () => {
     const cache = reset([key]);
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "jwk" });
