@@ -314,7 +314,11 @@ export function describeEvent(webhookId: string, body: Buffer, now: number): Rec
   if (!inner || typeof taskId !== "string") throw new WebhookVerificationError("MALFORMED", "Body is not an A2A StreamResponse");
   const event: ReceivedEvent = { webhookId, taskId, kind: kind ?? "task", receivedAt: new Date(now).toISOString(), duplicates: 0 };
   const status = inner.status;
-  if (status && typeof status.state === "string") event.state = status.state as TaskState;
+  // v0.3 bodies spell states "completed", "input-required"...: record them as v1.0 names.
+  if (status && typeof status.state === "string") {
+    const state = status.state.startsWith("TASK_STATE_") ? status.state : `TASK_STATE_${status.state.toUpperCase().replaceAll("-", "_")}`;
+    event.state = state as TaskState;
+  }
   if (typeof status?.timestamp === "string") event.statusTimestamp = status.timestamp;
   const parts: unknown = status?.message?.parts;
   const text = Array.isArray(parts) ? parts.find((p) => typeof p?.text === "string")?.text : undefined;

@@ -176,3 +176,18 @@ test("WebhookReceiver.open() refuses a receiver with no check at all", async () 
   await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false }), RangeError);
   await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1" }), /audience/);
 });
+
+test("a v0.3 webhook body (the whole Task, lowercase state) is recorded with the v1.0 state and its result fetched", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const r = await startReceiver(agent.url);
+  try {
+    const { task } = await agent.client.sendMessage({ message: userMessage({}) });
+    const body = JSON.stringify({ kind: "task", id: task.id, contextId: task.contextId, status: { state: "completed", timestamp: new Date().toISOString() } });
+    assert.equal((await post(r.url, genuine(agent, r.url, body))).status, 200);
+    assert.equal(r.receiver.events()[0]!.state, "TASK_STATE_COMPLETED");
+    await waitFor(() => r.receiver.result(task.id), { what: "the fetched result" });
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
