@@ -497,7 +497,7 @@ export class Agent {
     let ended = false;
     let wake: (() => void) | undefined;
     const unlisten = this.store.listen((change: TaskChange) => {
-      if (change.stored?.task.id !== taskId || !change.event || ended) return;
+      if (change.stored?.id !== taskId || !change.event || ended) return;
       queue.push(JSON.parse(JSON.stringify(change.event)) as StreamResponse);
       const state = "statusUpdate" in change.event ? change.event.statusUpdate.status.state : undefined;
       if (state && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state))) finish();

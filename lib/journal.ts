@@ -17,7 +17,7 @@
  * @module
  */
 
-import { mkdir, open, rename, stat } from "node:fs/promises";
+import { mkdir, open, rename } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
@@ -403,23 +403,28 @@ export class FileJournal implements Storage {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const lines: Uint8Array[] = [];
       for (const record of snapshot()) lines.push(encodeRecord(record));
-      const tmp = await this.#openFile(tmpPath, "w");
+      // Written through an append handle that, after the rename, is the journal's own: from the
+      // rename on, appends go to the new file whatever fails afterwards (a lost directory fsync
+      // must not leave us appending to the unlinked old file).
+      const next = await this.#openFile(tmpPath, "a+");
       let size = 0;
       try {
         for (const line of lines) {
-          await writeAll(tmp, line, size);
+          await writeAll(next, line, size);
           size += line.length;
         }
-        await tmp.sync();
-      } finally {
-        await tmp.close();
+        await next.sync();
+        await rename(tmpPath, this.path);
+      } catch (error) {
+        await next.close();
+        throw error;
       }
-      await rename(tmpPath, this.path);
-      await syncDirectory(this.#dir);
-      await this.#handle.close();
-      this.#handle = await this.#openFile(this.path, "a+");
-      this.#size = (await stat(this.path)).size;
+      const old = this.#handle;
+      this.#handle = next;
+      this.#size = size;
       this.#recordCount = lines.length;
+      await old.close().catch(() => undefined); // The old file is unlinked; nothing is lost if its close fails.
+      await syncDirectory(this.#dir);
     } catch (error) {
       throw new JournalError("IO", `Cannot compact journal ${this.path}: ${(error as Error).message}`, { cause: error });
     } finally {

@@ -218,16 +218,16 @@ export class Outbox {
 
   #apply(record: TaskRecord): void {
     for (const config of (record.pushConfigs as StoredPushConfig[] | undefined) ?? []) this.#setConfig(config);
+    // The config first: its deliveries below are counted against its origin.
+    if (record.type === "push.config") this.#setConfig(record.config as StoredPushConfig);
     for (const id of (record.supersedes as string[] | undefined) ?? []) this.#remove(id);
     for (const delivery of (record.deliveries as Delivery[] | undefined) ?? []) this.#enqueue({ ...delivery });
     const id = record.id as string;
     const delivery = this.#byId.get(id);
     switch (record.type) {
-      case "push.config":
-        this.#setConfig(record.config as StoredPushConfig);
-        break;
       case "push.config.deleted": {
         if (this.#configs.get(record.taskId)?.delete(id)) this.#configCount--;
+        for (const [deadId, dead] of this.#dead) if (dead.taskId === record.taskId && dead.configId === id) this.#dead.delete(deadId);
         for (const d of this.#queues.get(keyOf(record.taskId, id)) ?? []) {
           this.#countFresh(d, -1);
           this.#byId.delete(d.id);
@@ -398,7 +398,10 @@ export class Outbox {
       const head = this.#queues.get(key)?.[0];
       if (!head || head.nextAt !== next.at || this.#inFlight.has(key)) continue; // A stale entry.
       const config = this.#configs.get(head.taskId)?.get(head.configId);
-      if (!config) continue;
+      if (!config) {
+        this.#remove(head.id); // Its config is gone (deleted, or 410): nothing to send it to.
+        continue;
+      }
       const origin = this.#originOf(config.url);
       if ((this.#origins.get(origin) ?? 0) >= this.#maxPerOrigin) {
         let parked = this.#parked.get(origin);
@@ -408,7 +411,9 @@ export class Outbox {
       }
       this.#inFlight.set(key, this.#deliver(key, head, config, origin));
     }
-    this.#arm();
+    // At the in-flight limit a due entry would re-arm a 0 ms timer over and over; the next
+    // finished delivery pumps again instead.
+    if (this.#inFlight.size < this.#maxInFlight) this.#arm();
   }
 
   async #deliver(key: string, delivery: Delivery, config: StoredPushConfig, origin: string): Promise<void> {
@@ -420,7 +425,11 @@ export class Outbox {
     // The connection is free again; the queue stays blocked until the outcome is durable.
     this.#releaseOrigin(origin);
     if (outcome.ok) this.#failing.delete(origin);
-    else this.#failing.add(origin);
+    else {
+      this.#failing.add(origin);
+      // Bounded: forget the oldest failing origin (it only relaxes backpressure for it).
+      if (this.#failing.size > 10_000) this.#failing.delete(this.#failing.values().next().value!);
+    }
     const attempts = delivery.attempts + 1;
     const { taskId, id } = delivery;
     let record: TaskRecord;

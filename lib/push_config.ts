@@ -90,14 +90,17 @@ export async function parsePushConfig(
 }
 
 /**
- * A config as Get/List/Create return it: `authentication.credentials` never leaves the agent.
+ * A config as Get/List/Create return it: `authentication.credentials` and `token` never leave the
+ * agent (a receiver that checks only the token would otherwise be forgeable by anyone who can read
+ * the config).
  *
  * @param config The stored config.
- * @returns A copy without credentials.
+ * @returns A copy without secrets.
  */
 export function redactPushConfig(config: StoredPushConfig): TaskPushNotificationConfig {
   const copy: TaskPushNotificationConfig & { protocolVersion?: string } = { ...config };
   delete copy.protocolVersion; // Which webhook body the config gets: the agent's business, not a wire field.
+  delete copy.token;
   if (config.authentication) copy.authentication = { scheme: config.authentication.scheme };
   return copy;
 }

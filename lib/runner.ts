@@ -79,6 +79,7 @@ export class TaskRunner {
   #queue: Array<{ taskId: string; resumed: boolean }> = [];
   #queued = new Set<string>();
   #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  #rerun = new Set<string>();
   #stopped = false;
 
   /**
@@ -112,7 +113,12 @@ export class TaskRunner {
    * @param options `resumed`: the run continues one cut short by a restart.
    */
   enqueue(taskId: string, options: { resumed?: boolean } = {}): void {
-    if (this.#stopped || this.#queued.has(taskId) || this.#running.has(taskId)) return;
+    if (this.#stopped || this.#queued.has(taskId)) return;
+    // A message that continues a task whose previous run is still returning: run it again after.
+    if (this.#running.has(taskId)) {
+      this.#rerun.add(taskId);
+      return;
+    }
     this.#queue.push({ taskId, resumed: options.resumed === true });
     this.#queued.add(taskId);
     this.#pump();
@@ -150,6 +156,7 @@ export class TaskRunner {
       const controller = new AbortController();
       const done = this.#run(next.taskId, next.resumed, controller).finally(() => {
         this.#running.delete(next.taskId);
+        if (this.#rerun.delete(next.taskId)) this.enqueue(next.taskId);
         this.#pump();
       });
       this.#running.set(next.taskId, { controller, done });
@@ -175,8 +182,9 @@ export class TaskRunner {
   async #finish(taskId: string, state: TaskState, text?: string): Promise<void> {
     await this.#store.commit(taskId, (current) => {
       if (!current) return undefined;
-      const now = current.state;
-      if (TERMINAL_STATES.has(now) || INTERRUPTED_STATES.has(now)) return undefined;
+      // Only the WORKING this run set is its to end: terminal, interrupted, or SUBMITTED again (a
+      // reply came in and will run the handler anew) is left as it is.
+      if (current.state !== "TASK_STATE_WORKING") return undefined;
       const status = { state, timestamp: new Date().toISOString() } as Task["status"];
       if (text !== undefined) status.message = agentMessage(current.contextId, taskId, text);
       return { type: "status", taskId, status };
@@ -188,6 +196,7 @@ export class TaskRunner {
     const { id: taskId, contextId } = stored.task;
     const history = stored.task.history ?? [];
     const message = history.findLast((m) => m.role === "ROLE_USER");
+    let handedBack = false; // Set once this run ended or interrupted the task.
     const change = (build: (current: StoredTask) => TaskRecord) =>
       store
         .commit(taskId, (current) => {
@@ -195,7 +204,11 @@ export class TaskRunner {
           if (!current || TERMINAL_STATES.has(current.state)) {
             throw new Error(`Task ${taskId} has ended (${current?.state}); no more changes`);
           }
-          return build(current);
+          if (handedBack) throw new Error(`Task ${taskId}: this run asked for input or ended the task; a new run takes the next message`);
+          const record = build(current);
+          const state = (record as { status?: Task["status"] }).status?.state;
+          if (state && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state))) handedBack = true;
+          return record;
         })
         .then(() => undefined);
     const setStatus: TaskContext["setStatus"] = (state, text, options = {}) =>

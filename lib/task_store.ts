@@ -129,7 +129,10 @@ export function decodeTaskRecord(line: Uint8Array | string): unknown {
   const bytes = typeof line === "string" ? encoder.encode(line) : line;
   if (!startsWith(bytes, FROZEN_PREFIX)) return JSON.parse(decoder.decode(bytes));
   // Decode the head and the task JSON as two strings, so the kept JSON does not hold the head.
-  const head = FROZEN_LINE.exec(decoder.decode(bytes.subarray(0, Math.min(bytes.length, MAX_FROZEN_HEAD_BYTES))));
+  // The head slice must not end inside a multi-byte character: back off to a character start.
+  let headEnd = Math.min(bytes.length, MAX_FROZEN_HEAD_BYTES);
+  while (headEnd < bytes.length && headEnd > 0 && (bytes[headEnd]! & 0xc0) === 0x80) headEnd--;
+  const head = FROZEN_LINE.exec(decoder.decode(bytes.subarray(0, headEnd)));
   if (!head || bytes[bytes.length - 1] !== 0x7d) throw new SyntaxError("A frozen task record has no head or does not end with }");
   const [id, contextId, state, timestamp] = head.slice(1).map((value) => JSON.parse(value!) as string);
   const known = TASK_STATES.has(state!) ? [...TASK_STATES].find((s) => s === state)! : state!; // One string per state.

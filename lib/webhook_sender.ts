@@ -65,6 +65,10 @@ export interface WebhookSenderOptions {
 }
 
 const USER_AGENT = "a2a-push/0.1";
+/** Idle keep-alive connections are closed after this long. */
+const IDLE_SOCKET_MS = 30_000;
+/** Origins whose connections are kept at once; the least recently used one is closed past this. */
+const MAX_ORIGINS = 256;
 
 /**
  * Delivers webhook attempts.
@@ -167,11 +171,21 @@ export class WebhookSender {
 
   #agentFor(url: URL, secure: boolean): HttpAgent {
     let agent = this.#agents.get(url.origin);
-    if (!agent) {
-      const options = { keepAlive: true, maxSockets: this.#options.maxSocketsPerOrigin ?? 8 };
+    if (agent) {
+      // Most recently used last, so the first entry is the one to evict.
+      this.#agents.delete(url.origin);
+    } else {
+      // Idle keep-alive sockets close after IDLE_SOCKET_MS; the number of origins kept is bounded,
+      // so webhooks to many distinct hosts cannot use up the agent's file descriptors.
+      const options = { keepAlive: true, maxSockets: this.#options.maxSocketsPerOrigin ?? 8, timeout: IDLE_SOCKET_MS };
       agent = secure ? new HttpsAgent(options) : new HttpAgent(options);
-      this.#agents.set(url.origin, agent);
+      if (this.#agents.size >= MAX_ORIGINS) {
+        const [oldest, old] = this.#agents.entries().next().value!;
+        this.#agents.delete(oldest);
+        old.destroy();
+      }
     }
+    this.#agents.set(url.origin, agent);
     return agent;
   }
 

@@ -290,3 +290,36 @@ test("compaction keeps exactly the live state and drops terminal tasks past rete
   assert.equal(store.size, 1, "only the task still waiting for input is left");
   await journal.close();
 });
+
+test("a reply that arrives while the run that asked for input is still returning runs the handler again", async () => {
+  let releaseFirst!: () => void;
+  const firstReturns = new Promise<void>((resolve) => (releaseFirst = resolve));
+  let runs = 0;
+  const t = await startAgent({
+    handler: async (_task, ctx) => {
+      runs++;
+      const answer = ctx.message?.parts[0]?.text;
+      if (answer === undefined) {
+        await ctx.requestInput("Name?");
+        await firstReturns; // Still busy when the reply comes in.
+        await assert.rejects(ctx.working("late"), /a new run takes the next message/);
+        return;
+      }
+      await ctx.addArtifact({ artifactId: "greeting", parts: [{ text: `Hello, ${answer}` }] });
+    },
+  });
+  try {
+    const first = await t.client.sendMessage({ message: userMessage({}) });
+    assert.equal(first.task.status.state, "TASK_STATE_INPUT_REQUIRED");
+    const reply = t.client.sendMessage({ message: { messageId: "m2", role: "ROLE_USER", parts: [{ text: "Ada" }], taskId: first.task.id } });
+    await waitFor(async () => (await t.client.getTask({ id: first.task.id })).status.state === "TASK_STATE_SUBMITTED", { what: "the reply journaled" });
+    releaseFirst();
+    const second = await reply;
+    assert.equal(second.task.status.state, "TASK_STATE_COMPLETED");
+    assert.equal(second.task.artifacts?.[0]?.parts[0]?.text, "Hello, Ada");
+    assert.equal(runs, 2);
+  } finally {
+    releaseFirst();
+    await t.close();
+  }
+});

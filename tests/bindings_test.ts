@@ -49,6 +49,17 @@ interface Expect {
   canceled: string;
 }
 
+/**
+ * A config example as a2a-push answers it: the spec's examples echo `token`, but a2a-push never
+ * returns secrets (a receiver checking only the token would be forgeable by anyone reading configs).
+ */
+function withoutToken(example: Json): Json {
+  const copy = structuredClone(example);
+  delete copy.token;
+  if (copy.pushNotificationConfig) delete copy.pushNotificationConfig.token;
+  return copy;
+}
+
 /** Completes in one step with an artifact, or waits for a cancel when the data says `wait`. */
 async function handler(_task: Task, ctx: TaskContext): Promise<void> {
   if ((ctx.message?.parts[0]?.data as { wait?: boolean } | undefined)?.wait) {
@@ -67,7 +78,7 @@ const v10Expect: Expect = {
   streamFinal: V10.streamStatusUpdate,
   isArtifact: (event) => "artifactUpdate" in event,
   task: V10.sendMessageResponse.task,
-  pushConfig: V10.taskPushNotificationConfig,
+  pushConfig: withoutToken(V10.taskPushNotificationConfig),
   configIdOf: (config) => config.id,
   webhookFirst: V10.streamTask,
   webhookLast: V10.webhookStatusUpdate,
@@ -84,7 +95,7 @@ const v03Expect: Expect = {
   streamFinal: V03.streamStatusUpdateFinal,
   isArtifact: (event) => event.kind === "artifact-update",
   task: V03.webhookTask,
-  pushConfig: V03.pushNotificationConfigResult,
+  pushConfig: withoutToken(V03.pushNotificationConfigResult),
   configIdOf: (config) => config.pushNotificationConfig.id,
   webhookFirst: V03.webhookTask,
   webhookLast: V03.webhookTask,

@@ -41,3 +41,13 @@ test("TaskStore.replay() takes a frozen record that a storage parsed as plain JS
   assert.equal(store.get("t-1")?.state, "TASK_STATE_COMPLETED");
   assert.equal(store.get("t-1")?.task.artifacts?.[0]?.artifactId, "a");
 });
+
+test("a frozen task larger than the head window with multi-byte text round-trips at every alignment", () => {
+  for (let pad = 0; pad < 4; pad++) {
+    const big = task("c");
+    big.history![0]!.parts = [{ text: "x".repeat(pad) + "é✓🎉".repeat(2000) }];
+    const [decoded] = decodeJournal(encodeRecord(FrozenTask.of(big)), decodeTaskRecord).records as FrozenTask[];
+    assert.ok(decoded instanceof FrozenTask, `pad ${pad}`);
+    assert.deepEqual(decoded.task, big);
+  }
+});
