@@ -213,7 +213,7 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
       await handle.truncate(decoded.goodBytes);
       if (sync) await handle.datasync();
     }
-    return new FileJournal(dir, path, handle, decoded, { sync, lock: held, openFile });
+    return new FileJournal(dir, path, handle, decoded, { sync, lock: held, openFile, decode });
   } catch (error) {
     await held?.release();
     if (error instanceof JournalError) throw error;
@@ -300,9 +300,10 @@ export class FileJournal implements Storage {
   #torn = false;
   #batches = 0;
   #openFile: NonNullable<JournalOptions["openFile"]>;
+  #decode: (json: Uint8Array) => unknown;
 
   /** Use {@linkcode openJournal}. */
-  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock; openFile?: JournalOptions["openFile"] }) {
+  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock; openFile?: JournalOptions["openFile"]; decode?: JournalOptions["decode"] }) {
     this.#dir = dir;
     this.path = path;
     this.#handle = handle;
@@ -312,6 +313,7 @@ export class FileJournal implements Storage {
     this.#sync = options.sync;
     this.#lock = options.lock;
     this.#openFile = options.openFile ?? open;
+    this.#decode = options.decode ?? parseJson;
   }
 
   /** Records in the file now. */
@@ -331,7 +333,7 @@ export class FileJournal implements Storage {
 
   /** The records read at open; the first call hands them over and frees them. */
   async load(): Promise<unknown[]> {
-    const records = this.#records ?? decodeJournal(await this.#handle.readFile()).records;
+    const records = this.#records ?? (await readJournal(this.#handle, this.#size, this.#decode)).records;
     this.#records = undefined;
     return records;
   }

@@ -135,7 +135,7 @@ export function decodeTaskRecord(line: Uint8Array | string): unknown {
   const head = FROZEN_LINE.exec(decoder.decode(bytes.subarray(0, headEnd)));
   if (!head || bytes[bytes.length - 1] !== 0x7d) throw new SyntaxError("A frozen task record has no head or does not end with }");
   const [id, contextId, state, timestamp] = head.slice(1).map((value) => JSON.parse(value!) as string);
-  const known = TASK_STATES.has(state!) ? [...TASK_STATES].find((s) => s === state)! : state!; // One string per state.
+  const known = STATE_NAMES.get(state!) ?? state!; // One string per state, not one per task.
   const json = decoder.decode(bytes.subarray(encoder.encode(head[0]).length, bytes.length - 1));
   return new FrozenTask({ id: id!, contextId: contextId!, state: known as TaskState, timestamp: timestamp! }, json);
 }
@@ -143,6 +143,7 @@ export function decodeTaskRecord(line: Uint8Array | string): unknown {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const FROZEN_PREFIX = encoder.encode('{"type":"frozen",');
+const STATE_NAMES = new Map([...TASK_STATES].map((state) => [state, state]));
 /** Room for the head: ids of up to 256 characters, even fully escaped. */
 const MAX_FROZEN_HEAD_BYTES = 4096;
 

@@ -171,3 +171,12 @@ test("openJournal() finds damage past the first read chunk and names its line", 
   writeFileSync(join(dir, "journal.jsonl"), Buffer.concat(lines));
   await assert.rejects(openJournal(dir, quiet), (error: JournalError) => error.code === "CORRUPT" && /line 2501/.test(error.message));
 });
+
+test("load() called again reads the file anew with the journal's own decoder", async () => {
+  const dir = tempDir();
+  const journal = await openJournal(dir, { ...quiet, decode: (json) => ({ decoded: JSON.parse(new TextDecoder().decode(json)) }) });
+  await journal.load();
+  await journal.append({ n: 1 });
+  assert.deepEqual(await journal.load(), [{ decoded: { n: 1 } }]);
+  await journal.close();
+});
