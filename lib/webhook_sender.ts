@@ -12,8 +12,8 @@ import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { setTimeout } from "node:timers";
 import { parseRetryAfter } from "./backoff.ts";
-import { signJwt, signStandardWebhook, webhookJwtClaims } from "./signing.ts";
-import type { SigningKeys } from "./signing.ts";
+import { signJwt, signJwtAsync, signStandardWebhook, webhookJwtClaims } from "./signing.ts";
+import type { SigningKey, SigningKeys } from "./signing.ts";
 import { checkWebhookUrl, guardedLookup } from "./ssrf.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import type { AuthenticationInfo } from "./types.ts";
@@ -100,6 +100,13 @@ export class WebhookSender {
    * @returns Header names (lower case) and values.
    */
   headers(attempt: WebhookAttempt): Record<string, string> {
+    const { headers, claims, key } = this.#unsigned(attempt);
+    if (claims) headers.authorization = `Bearer ${signJwt(claims, key!)}`;
+    return headers;
+  }
+
+  /** The headers, and the JWT claims still to sign (the agent's own JWT, when no credentials). */
+  #unsigned(attempt: WebhookAttempt): { headers: Record<string, string>; claims?: Record<string, unknown>; key?: SigningKey } {
     const { secrets = [], issuer = () => "", now = Date.now } = this.#options;
     const keys = this.#options.keys?.();
     const timestamp = Math.floor(now() / 1000);
@@ -110,17 +117,17 @@ export class WebhookSender {
       "webhook-timestamp": String(timestamp),
     };
     if (secrets.length > 0) headers["webhook-signature"] = signStandardWebhook(attempt.id, timestamp, attempt.body, secrets);
+    if (attempt.token) headers["x-a2a-notification-token"] = attempt.token;
     // The config's own credentials win, as the spec says; a scheme without credentials says only
     // how to authenticate, so the agent's own JWT is sent as the Bearer token then.
     if (attempt.authentication?.credentials) {
       const { scheme, credentials } = attempt.authentication;
       headers.authorization = `${scheme} ${credentials}`;
-    } else if (keys) {
-      const claims = webhookJwtClaims({ issuer: issuer(), audience: attempt.url, webhookId: attempt.id, taskId: attempt.taskId, body: attempt.body, now: now() });
-      headers.authorization = `Bearer ${signJwt(claims, keys.current)}`;
+      return { headers };
     }
-    if (attempt.token) headers["x-a2a-notification-token"] = attempt.token;
-    return headers;
+    if (!keys) return { headers };
+    const claims = webhookJwtClaims({ issuer: issuer(), audience: attempt.url, webhookId: attempt.id, taskId: attempt.taskId, body: attempt.body, now: now() });
+    return { headers, claims, key: keys.current };
   }
 
   /**
@@ -129,17 +136,22 @@ export class WebhookSender {
    * @param attempt The attempt.
    * @returns How it went; never rejects.
    */
-  send(attempt: WebhookAttempt): Promise<SendOutcome> {
+  async send(attempt: WebhookAttempt): Promise<SendOutcome> {
     const { timeoutMs = 10_000, now = Date.now, retryAfterClampMs = { minMs: 1000, maxMs: 6 * 3600 * 1000 } } = this.#options;
     let url: URL;
+    let headers: Record<string, string>;
     try {
       url = checkWebhookUrl(attempt.url, this.#options.ssrf);
+      const unsigned = this.#unsigned(attempt);
+      headers = unsigned.headers;
+      // Signed on the thread pool: the ECDSA signature is the costliest step of an attempt.
+      if (unsigned.claims) headers.authorization = `Bearer ${await signJwtAsync(unsigned.claims, unsigned.key!)}`;
     } catch (error) {
-      return Promise.resolve({ ok: false, error: (error as Error).message });
+      return { ok: false, error: (error as Error).message };
     }
     const secure = url.protocol === "https:";
     const body = Buffer.from(attempt.body);
-    const headers = { ...this.headers(attempt), "content-length": String(body.length) };
+    headers["content-length"] = String(body.length);
     return new Promise<SendOutcome>((resolve) => {
       let settled = false;
       const finish = (outcome: SendOutcome) => {

@@ -19,7 +19,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
+import { Agent, createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -91,18 +91,19 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean): P
     const agentArgs = ["scripts/long_running_agent.ts", "--port", "0", "--data-dir", dir, "--allow-private-webhooks", "--quiet"];
     if (!durable) agentArgs.push("--no-fsync");
     const agent = spawnTs(agentArgs, children);
-    const client = new A2AClient(`${await listening(agent)}/`);
+    const send = jsonRpcSender(await listening(agent));
     const sentAt = new Map<string, number>();
+    const cpuBefore = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)];
     const start = now();
     let next = 0;
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < tasks) {
         next++;
         const sent = now();
-        const { task } = await client.sendMessage({
+        const { task } = await send("SendMessage", {
           message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 0 } }] },
           configuration: { returnImmediately: true, taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
-        });
+        }) as { task: { id: string } };
         sentAt.set(task.id, sent);
       }
     }));
@@ -120,6 +121,7 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean): P
         if (kind === "count") [deliveries, lastAck] = [Number(a), Number(b)];
       }
     }
+    const cpu = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)].map((ms, i) => (ms - cpuBefore[i]!) / tasks);
     const latencies = [...done].map(([id, at]) => at - sentAt.get(id)!).filter(Number.isFinite).sort((a, b) => a - b);
     const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN).toFixed(1));
     return {
@@ -128,11 +130,42 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean): P
       latency_p95_ms: pct(95),
       latency_p99_ms: pct(99),
       missing: tasks - done.size,
+      // CPU milliseconds per task in each process: what a 2-core machine's budget is spent on.
+      agent_cpu_ms_per_task: Number(cpu[0]!.toFixed(3)),
+      receiver_cpu_ms_per_task: Number(cpu[1]!.toFixed(3)),
+      driver_cpu_ms_per_task: Number(cpu[2]!.toFixed(3)),
     };
   } finally {
     await stopAll(children);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The driver's load generator: JSON-RPC POSTs over keep-alive `node:http`. `A2AClient` (over
+ * `fetch`) costs this process ~0.4 ms of CPU per call, which on 2 cores is taken from the agent;
+ * a load generator should cost as little as possible, as `wrk` would.
+ */
+function jsonRpcSender(baseUrl: string): (method: string, params: unknown) => Promise<unknown> {
+  const { hostname, port } = new URL(baseUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  let id = 0;
+  return (method, params) => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params });
+    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+    const req = request({ hostname, port, method: "POST", path: "/", agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => {
+        const reply = JSON.parse(Buffer.concat(chunks).toString());
+        if (reply.error) reject(new Error(`${method}: ${reply.error.message}`));
+        else resolve(reply.result);
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** The receiver child: acknowledges at once, counts, and reports when asked on stdin. */
@@ -238,6 +271,12 @@ async function writeFinishedTasks(dir: string, count: number): Promise<void> {
   }
   await Promise.all(pending);
   await journal.close();
+}
+
+/** User + system CPU time of a process, in ms, from /proc (Linux; 10 ms resolution). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in clock ticks (USER_HZ = 100).
 }
 
 function rssKb(pid: number): number {

@@ -12,6 +12,7 @@ import {
   parseSecrets,
   rotateSigningKey,
   signJwt,
+  signJwtAsync,
   signStandardWebhook,
   webhookJwtClaims,
 } from "../lib/signing.ts";
@@ -157,7 +158,7 @@ describe("ES256 signing keys", () => {
 });
 
 describe("webhook JWTs", () => {
-  it("signJwt() makes a JWS that plain node:crypto verify() accepts with the JWK", async () => {
+  for (const [name, signWith] of [["signJwt()", signJwt], ["signJwtAsync()", signJwtAsync]] as const) it(`${name} makes a JWS that plain node:crypto verify() accepts with the JWK`, async () => {
     const { current } = await loadSigningKeys(freshDir());
     const claims = webhookJwtClaims({
       issuer: "https://agent.example",
@@ -167,7 +168,7 @@ describe("webhook JWTs", () => {
       body: '{"ok":true}',
       now: 1_700_000_000_500,
     });
-    const token = signJwt(claims, current);
+    const token = await signWith(claims, current);
     const [header, payload, signature] = token.split(".");
     assert.deepEqual(JSON.parse(Buffer.from(header, "base64url").toString()), { alg: "ES256", typ: "JWT", kid: current.kid });
     assert.deepEqual(JSON.parse(Buffer.from(payload, "base64url").toString()), claims);
