@@ -8,10 +8,8 @@
  * @module
  */
 
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { setTimeout } from "node:timers";
 import { parseRetryAfter } from "./backoff.ts";
+import { Http1Client } from "./http1.ts";
 import { signJwt, signJwtAsync, signStandardWebhook, webhookJwtClaims } from "./signing.ts";
 import type { SigningKey, SigningKeys } from "./signing.ts";
 import { checkWebhookUrl, guardedLookup } from "./ssrf.ts";
@@ -56,7 +54,7 @@ export interface WebhookSenderOptions {
   ssrf?: SsrfOptions;
   /** DNS resolver for the guard (tests inject one). */
   resolver?: ResolverFunction;
-  /** Connections per origin. @default 8 */
+  /** Connections per origin. @default 64 */
   maxSocketsPerOrigin?: number;
   /** Clamp for `Retry-After`. @default { minMs: 1000, maxMs: 6 hours } */
   retryAfterClampMs?: { minMs: number; maxMs: number };
@@ -65,8 +63,6 @@ export interface WebhookSenderOptions {
 }
 
 const USER_AGENT = "a2a-push/0.1";
-/** Idle keep-alive connections are closed after this long. */
-const IDLE_SOCKET_MS = 30_000;
 /** Origins whose connections are kept at once; the least recently used one is closed past this. */
 const MAX_ORIGINS = 256;
 
@@ -84,13 +80,19 @@ const MAX_ORIGINS = 256;
  */
 export class WebhookSender {
   #options: WebhookSenderOptions;
-  #agents = new Map<string, HttpAgent>();
-  #lookup: ReturnType<typeof guardedLookup>;
+  #client: Http1Client;
 
   /** @param options See {@linkcode WebhookSenderOptions}. */
   constructor(options: WebhookSenderOptions = {}) {
     this.#options = options;
-    this.#lookup = guardedLookup({ ...options.ssrf, resolver: options.resolver });
+    // Idle keep-alive connections close after a few seconds (sooner if the receiver says so);
+    // the number of origins kept is bounded, so webhooks to many distinct hosts cannot use up
+    // the agent's file descriptors.
+    this.#client = new Http1Client({
+      lookup: guardedLookup({ ...options.ssrf, resolver: options.resolver }),
+      maxSocketsPerOrigin: options.maxSocketsPerOrigin ?? 64,
+      maxOrigins: MAX_ORIGINS,
+    });
   }
 
   /**
@@ -149,61 +151,23 @@ export class WebhookSender {
     } catch (error) {
       return { ok: false, error: (error as Error).message };
     }
-    const secure = url.protocol === "https:";
     const body = Buffer.from(attempt.body);
-    headers["content-length"] = String(body.length);
-    return new Promise<SendOutcome>((resolve) => {
-      let settled = false;
-      const finish = (outcome: SendOutcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(outcome);
-      };
-      const req = (secure ? httpsRequest : httpRequest)(url, { method: "POST", headers, agent: this.#agentFor(url, secure), lookup: this.#lookup }, (res) => {
-        const status = res.statusCode ?? 0;
-        const outcome: SendOutcome = { ok: status >= 200 && status < 300, status };
-        if (!outcome.ok) outcome.error = `HTTP ${status}${status >= 300 && status < 400 ? " (redirects are not followed)" : ""}`;
-        if (status === 429 || status === 503) {
-          const header = res.headers["retry-after"];
-          const ms = parseRetryAfter(Array.isArray(header) ? header[0] : header, now(), retryAfterClampMs);
-          if (ms !== undefined) outcome.retryAfterMs = ms;
-        }
-        res.on("error", () => finish(outcome));
-        res.on("end", () => finish(outcome));
-        res.resume(); // Read the body away so the connection can be reused.
-      });
-      const timer = setTimeout(() => {
-        req.destroy(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      req.on("error", (error) => finish({ ok: false, error: error.message }));
-      req.end(body);
-    });
-  }
-
-  #agentFor(url: URL, secure: boolean): HttpAgent {
-    let agent = this.#agents.get(url.origin);
-    if (agent) {
-      // Most recently used last, so the first entry is the one to evict.
-      this.#agents.delete(url.origin);
-    } else {
-      // Idle keep-alive sockets close after IDLE_SOCKET_MS; the number of origins kept is bounded,
-      // so webhooks to many distinct hosts cannot use up the agent's file descriptors.
-      const options = { keepAlive: true, maxSockets: this.#options.maxSocketsPerOrigin ?? 8, timeout: IDLE_SOCKET_MS };
-      agent = secure ? new HttpsAgent(options) : new HttpAgent(options);
-      if (this.#agents.size >= MAX_ORIGINS) {
-        const [oldest, old] = this.#agents.entries().next().value!;
-        this.#agents.delete(oldest);
-        old.destroy();
+    try {
+      const { status, headers: answer } = await this.#client.post(url, headers, body, timeoutMs);
+      const outcome: SendOutcome = { ok: status >= 200 && status < 300, status };
+      if (!outcome.ok) outcome.error = `HTTP ${status}${status >= 300 && status < 400 ? " (redirects are not followed)" : ""}`;
+      if (status === 429 || status === 503) {
+        const ms = parseRetryAfter(answer.get("retry-after"), now(), retryAfterClampMs);
+        if (ms !== undefined) outcome.retryAfterMs = ms;
       }
+      return outcome;
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
     }
-    this.#agents.set(url.origin, agent);
-    return agent;
   }
 
   /** Closes idle connections. */
   close(): void {
-    for (const agent of this.#agents.values()) agent.destroy();
-    this.#agents.clear();
+    this.#client.close();
   }
 }
