@@ -76,9 +76,9 @@ export interface PushOptions {
   ssrf?: SsrfOptions;
   /** DNS resolver for the SSRF guard (tests inject one). */
   resolver?: ResolverFunction;
-  /** Attempts in flight at once. @default 64 */
+  /** Attempts in flight at once. @default 256 */
   maxInFlight?: number;
-  /** Attempts in flight at once per origin. @default 8 */
+  /** Attempts in flight at once per origin (each on its own keep-alive connection). @default 64 */
   maxInFlightPerOrigin?: number;
   /** Bearer token of the admin interface (/admin/outbox). @default read or made in `<dataDir>/admin_token` */
   adminToken?: string;

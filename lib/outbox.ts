@@ -54,9 +54,9 @@ export interface OutboxOptions {
   send: (attempt: WebhookAttempt) => Promise<SendOutcome>;
   /** Delay before each attempt; its length is the number of attempts. @default DEFAULT_RETRY_SCHEDULE_MS */
   schedule?: readonly number[];
-  /** Attempts in flight at once. @default 64 */
+  /** Attempts in flight at once. @default 256 */
   maxInFlight?: number;
-  /** Attempts in flight at once to one origin. @default 8 */
+  /** Attempts in flight at once to one origin. @default 64 */
   maxInFlightPerOrigin?: number;
   /** One line per attempt outcome. @default none */
   log?: (line: string) => void;
@@ -109,7 +109,7 @@ export class Outbox {
 
   /** @param options See {@linkcode OutboxOptions}. */
   constructor(options: OutboxOptions) {
-    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 64, maxInFlightPerOrigin = 8, log = () => {}, now = Date.now, random = Math.random, maxFreshPerOrigin = 64 } = options;
+    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 256, maxInFlightPerOrigin = 64, log = () => {}, now = Date.now, random = Math.random, maxFreshPerOrigin = 64 } = options;
     if (schedule.length === 0) throw new RangeError("schedule must have at least one entry");
     this.#send = options.send;
     this.#schedule = schedule;
