@@ -7,9 +7,9 @@
  * framing (chunked, until close), `Connection: close`, HTTP/1.0, or a byte the client did not ask
  * for closes the connection instead, which is always correct and only costs a new connection.
  *
- * Why not `node:http`: on the 2-core machine of `scripts/bench.ts` its client costs ~23 us of CPU
- * per request once warm and ~115 us in a process's first seconds; this one costs ~10 and ~30,
- * and the agent spends most of its time sending webhooks.
+ * Why not `node:http`: on the 2-core machine of `scripts/bench.ts` its client costs ~27 us of CPU
+ * per POST once warm and ~117 us over a process's first 2,000; this one costs ~15 and ~51
+ * (`npx tsx scripts/bench.ts --only client`), and an agent spends most of its time sending webhooks.
  *
  * @module
  */

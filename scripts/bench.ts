@@ -40,11 +40,14 @@ async function main(): Promise<void> {
       tasks: { type: "string", default: "2000" },
       concurrency: { type: "string", default: "32" },
       runs: { type: "string", default: "1" },
-      only: { type: "string", default: "e2e,journal,recovery" },
+      only: { type: "string", default: "e2e,client,journal,recovery" },
       role: { type: "string" },
+      kind: { type: "string" },
+      url: { type: "string" },
     },
   });
   if (values.role === "receiver") return runReceiver();
+  if (values.role === "poster") return runPoster(values.kind as "node:http" | "http1", values.url!);
   const tasks = Number(values.tasks);
   const concurrency = Number(values.concurrency);
   const only = new Set(values.only!.split(","));
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
       Object.assign(figures, prefix("nosync", await endToEnd(tasks, concurrency, false)));
       figures.durable_cost_pct = Math.round(100 * (1 - figures.durable_deliveries_per_s! / figures.nosync_deliveries_per_s!));
     }
+    if (only.has("client")) Object.assign(figures, await httpClients());
     if (only.has("journal")) Object.assign(figures, await journalAlone());
     if (only.has("recovery")) Object.assign(figures, await recovery());
     runs.push(figures);
@@ -193,6 +197,70 @@ async function runReceiver(): Promise<void> {
     process.stdout.write(lines.join("\n") + "\n");
   });
   process.stdin.on("end", () => process.exit(0));
+}
+
+/**
+ * The webhook HTTP client alone: CPU per POST of `node:http` (keep-alive agent) and of
+ * `lib/http1.ts`, each in a fresh process, over its first 2,000 POSTs (cold: code not yet
+ * optimised, as in a 2,000-task e2e run) and the next 20,000 (warm), 64 at a time.
+ */
+async function httpClients(): Promise<Figures> {
+  const children: ChildProcess[] = [];
+  try {
+    const receiver = spawnTs(["scripts/bench.ts", "--role", "receiver"], children);
+    const url = `${await listening(receiver)}/webhook`;
+    const figures: Figures = {};
+    for (const kind of ["node:http", "http1"] as const) {
+      const poster = spawnTs(["scripts/bench.ts", "--role", "poster", "--kind", kind, "--url", url], children);
+      const exited = new Promise((resolve) => poster.once("exit", resolve));
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, TIME_LIMIT_MS).unref())]);
+      const line = takeLines(poster).find((l) => l.startsWith("{"));
+      if (!line) throw new Error(`the ${kind} poster printed no figures`);
+      const name = kind === "node:http" ? "nodehttp" : "http1";
+      for (const [key, value] of Object.entries(JSON.parse(line) as Figures)) figures[`client_${name}_${key}`] = value;
+    }
+    return figures;
+  } finally {
+    await stopAll(children);
+  }
+}
+
+/** The poster child: POSTs webhook-sized bodies and prints its CPU per POST, cold and warm. */
+async function runPoster(kind: "node:http" | "http1", url: string): Promise<void> {
+  const { Http1Client } = await import("../lib/http1.ts");
+  const target = new URL(url);
+  const body = Buffer.from(JSON.stringify({ statusUpdate: { taskId: crypto.randomUUID(), contextId: crypto.randomUUID(), status: { state: "TASK_STATE_WORKING", timestamp: new Date().toISOString() } } }));
+  const headers = { "content-type": "application/a2a+json", "webhook-id": "msg_bench", authorization: `Bearer ${"x".repeat(400)}` };
+  const http1 = new Http1Client({ maxSocketsPerOrigin: 64 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const post = kind === "http1"
+    ? () => http1.post(target, headers, body, 10_000).then((r) => r.status)
+    : () => new Promise<number>((resolve, reject) => {
+      const req = request(target, { method: "POST", agent, headers: { ...headers, "content-length": String(body.length) } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  const phase = async (count: number) => {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    let sent = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (sent < count) {
+        sent++;
+        if ((await post()) !== 200) throw new Error("the receiver did not answer 200");
+      }
+    }));
+    const used = process.cpuUsage(cpu);
+    return { cpuUs: Number(((used.user + used.system) / count).toFixed(1)), perS: Math.round(count / ((performance.now() - start) / 1000)) };
+  };
+  const cold = await phase(2_000);
+  const warm = await phase(20_000);
+  console.log(JSON.stringify({ cold_cpu_us_per_post: cold.cpuUs, warm_cpu_us_per_post: warm.cpuUs, warm_posts_per_s: warm.perS }));
+  http1.close();
+  agent.destroy();
 }
 
 /** The journal alone: group-committed appends per second, and one fsync's cost. */
