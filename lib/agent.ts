@@ -21,7 +21,7 @@ import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import { WebhookSender } from "./webhook_sender.ts";
 import { TaskRunner } from "./runner.ts";
 import type { TaskHandler } from "./runner.ts";
-import { decodeTaskRecord, FrozenTask, TaskStore } from "./task_store.ts";
+import { decodeTaskRecordAt, FrozenTask, TaskStore } from "./task_store.ts";
 import type { StoredTask, TaskChange } from "./task_store.ts";
 import type { AgentCard, AgentSkill, ListTasksParams, ListTasksResult, SendMessageParams, StreamResponse, Task, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
@@ -48,6 +48,8 @@ export interface AgentOptions {
   compactionFactor?: number;
   /** Never compact below this many journal records. @default 10000 */
   compactionMinRecords?: number;
+  /** Compact once finished tasks' JSON held in memory passes this (their bodies then stay on disk). @default 64 MiB */
+  maxFrozenBytesInMemory?: number;
   /** Journal to use instead of the file journal in `dataDir` (a shared database, in tests a fake). */
   storage?: Storage;
   /** Where warnings go. @default console.warn */
@@ -155,7 +157,8 @@ export class Agent {
    */
   static async open(options: AgentOptions): Promise<Agent> {
     const { dataDir, sync = true, repair = false, warn = console.warn } = options;
-    const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn, decode: decodeTaskRecord }));
+    // Finished tasks are read at start-up as their ids and where their line is, bodies left on disk.
+    const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn, decode: decodeTaskRecordAt }));
     const push = options.push === false ? undefined : (options.push ?? {});
     let agent: Agent | undefined;
     const keys = push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined;
@@ -180,6 +183,7 @@ export class Agent {
       retentionMs: options.retentionMs,
       compactionFactor: options.compactionFactor,
       compactionMinRecords: options.compactionMinRecords,
+      maxFrozenBytesInMemory: options.maxFrozenBytesInMemory,
       decorate: outbox && ((record, current) => outbox.plan(record, current)),
       extraSnapshot: outbox && (() => outbox.snapshot()),
       extraLiveCount: outbox && (() => outbox.liveCount),
@@ -253,13 +257,14 @@ export class Agent {
     const historyLength = params.configuration?.historyLength;
     if (params.configuration?.returnImmediately) {
       const stored = await this.#accept(params);
-      return { task: viewTask(stored.task, { historyLength }) };
+      return { task: viewTask(await this.#body(stored), { historyLength, copy: !(stored instanceof FrozenTask) }) };
     }
     const stream = await this.#acceptStreaming(params);
     for await (const _event of stream) {
       // Wait for the stream to end: the task is terminal or interrupted.
     }
-    return { task: viewTask(this.#stored(stream.taskId).task, { historyLength }) };
+    const stored = this.#stored(stream.taskId);
+    return { task: viewTask(await this.#body(stored), { historyLength, copy: !(stored instanceof FrozenTask) }) };
   }
 
   /**
@@ -280,7 +285,7 @@ export class Agent {
       const stored = await this.#accept(params, taskId);
       // A new task's stream opens with its `task` record, which the listener has already queued; a
       // continued task's stream opens with the task as it is now, as the spec wants a Task first.
-      if (params.message.taskId) stream.prepend({ task: viewTask(stored.task, { historyLength: params.configuration?.historyLength }) });
+      if (params.message.taskId) stream.prepend({ task: viewTask(await this.#body(stored), { historyLength: params.configuration?.historyLength }) });
       return stream;
     } catch (error) {
       stream.close();
@@ -340,9 +345,9 @@ export class Agent {
    * @returns The task.
    * @throws {A2AError} -32001 if there is no such task.
    */
-  getTask(params: { id: string; historyLength?: number }): Task {
+  async getTask(params: { id: string; historyLength?: number }): Promise<Task> {
     const stored = this.#stored(params.id);
-    return viewTask(stored.task, { historyLength: params.historyLength, copy: !(stored instanceof FrozenTask) });
+    return viewTask(await this.#body(stored), { historyLength: params.historyLength, copy: !(stored instanceof FrozenTask) });
   }
 
   /**
@@ -352,7 +357,7 @@ export class Agent {
    * @returns A page of tasks.
    * @throws {A2AError} -32602 for a bad page token.
    */
-  listTasks(params: ListTasksParams): ListTasksResult {
+  async listTasks(params: ListTasksParams): Promise<ListTasksResult> {
     const after = params.statusTimestampAfter ? Date.parse(params.statusTimestampAfter) : undefined;
     const matches: StoredTask[] = [];
     for (const stored of this.store.all()) {
@@ -372,8 +377,11 @@ export class Agent {
     const page = matches.slice(start, start + pageSize);
     const last = page.at(-1);
     const more = start + pageSize < matches.length;
+    // Finished tasks' bodies are read from the journal, a page at a time; one dropped meanwhile is left out.
+    const bodies = await Promise.all(page.map((stored) => this.store.read(stored)));
+    const tasks = bodies.flatMap((task, i) => task ? [viewTask(task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true, copy: !(page[i] instanceof FrozenTask) })] : []);
     return {
-      tasks: page.map((stored) => viewTask(stored.task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true, copy: !(stored instanceof FrozenTask) })),
+      tasks,
       nextPageToken: more && last ? encodePageToken(last) : "",
       pageSize,
       totalSize: matches.length,
@@ -398,7 +406,8 @@ export class Agent {
       return { type: "status", taskId, status: { state: "TASK_STATE_CANCELED", timestamp: new Date().toISOString() } };
     });
     this.runner.abort(taskId);
-    return viewTask(this.#stored(taskId).task);
+    const stored = this.#stored(taskId);
+    return viewTask(await this.#body(stored), { copy: !(stored instanceof FrozenTask) });
   }
 
   /**
@@ -489,6 +498,13 @@ export class Agent {
     const stored = this.store.get(taskId);
     if (!stored) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
     return stored;
+  }
+
+  /** The task's body: a finished task's is read back from the journal (a fresh copy). */
+  async #body(stored: StoredTask): Promise<Task> {
+    const task = await this.store.read(stored);
+    if (!task) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${stored.id} was not found`, { taskId: stored.id });
+    return task;
   }
 
   /** A queue fed by the store's listener for one task; it ends after a terminal or interrupted status. */

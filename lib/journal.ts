@@ -26,14 +26,40 @@ import { acquireLock } from "./lock.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { JournalError } from "./errors.ts";
 
+/** Where one record's line is in the journal file: its first byte, and its length with the newline. */
+export interface LineLocation {
+  position: number;
+  length: number;
+}
+
+/**
+ * A snapshot item whose line is already in the journal file (a finished task left on disk):
+ * compaction copies its bytes instead of encoding it, then says where they went.
+ */
+export interface StoredLine {
+  /** Where its line is now; undefined when it is only in memory (then it is encoded as usual). */
+  readonly journalLine: LineLocation | undefined;
+  /** Called once the compacted journal is in place, with where its line is in it. */
+  relocated(location: LineLocation): void;
+}
+
 /** What a journal needs to offer the task store; a shared database could stand in for the file. */
 export interface Storage {
   /** The records, oldest first, as they were appended or last compacted. */
   load(): Promise<unknown[]>;
   /** Appends one record; resolves once it is durable (or written, with `sync: false`). */
   append(record: unknown): Promise<void>;
-  /** Replaces everything with `snapshot()`, taken once every earlier append is applied. */
+  /**
+   * Replaces everything with `snapshot()`, taken once every earlier append is applied. Items that
+   * are {@linkcode StoredLine}s are told where their line went.
+   */
   compact(snapshot: () => Iterable<unknown>): Promise<void>;
+  /**
+   * Reads one record's JSON back by its line's location (as `decode` was given it at load, or a
+   * `StoredLine` was told at compaction), checksum checked. Optional: a storage without it keeps
+   * every record in memory.
+   */
+  readLine?(location: LineLocation): Promise<Uint8Array>;
   /** Records in the store now (grows with appends, shrinks at compaction). */
   readonly recordCount: number;
   /** Flushes what is pending and releases the store. */
@@ -57,9 +83,16 @@ export interface JournalOptions {
    * back. @default `open` from node:fs/promises
    */
   openFile?: (path: string, flags: string) => Promise<FileHandle>;
-  /** Turns a record's JSON bytes into the record. @default UTF-8 decoding, then JSON.parse */
-  decode?: (json: Uint8Array) => unknown;
+  /**
+   * Turns a record's JSON bytes into the record; `line` says where the record is in the file, for
+   * records that keep only that and read themselves back later (`readLine`).
+   * @default UTF-8 decoding, then JSON.parse
+   */
+  decode?: Decode;
 }
+
+/** See {@linkcode JournalOptions.decode}. */
+export type Decode = (json: Uint8Array, line: LineLocation) => unknown;
 
 const encoder = new TextEncoder();
 
@@ -107,6 +140,8 @@ export interface DecodedJournal {
  * Decodes a journal file's bytes, checking each line's checksum. Pure: no I/O.
  *
  * @param bytes The file's content.
+ * @param decode Turns a record's JSON into the record. @default JSON.parse of the UTF-8 text
+ * @param base The file position of `bytes[0]`, for the locations `decode` is given. @default 0
  * @returns The good records, where they end, and what stopped the read.
  *
  * @example
@@ -115,14 +150,14 @@ export interface DecodedJournal {
  * console.log(decodeJournal(encodeRecord({ a: 1 })).records); // [{ a: 1 }]
  * ```
  */
-export function decodeJournal(bytes: Uint8Array, decode: (json: Uint8Array) => unknown = parseJson): DecodedJournal {
+export function decodeJournal(bytes: Uint8Array, decode: Decode = parseJson, base = 0): DecodedJournal {
   const records: unknown[] = [];
   let offset = 0;
   let line = 0;
   while (offset < bytes.length) {
     line++;
     const end = bytes.indexOf(NEWLINE, offset);
-    const record = end === -1 ? undefined : decodeLine(bytes, offset, end, decode);
+    const record = end === -1 ? undefined : decodeLine(bytes, offset, end, decode, base);
     if (record === undefined) {
       const nextEnd = end === -1 ? -1 : bytes.indexOf(NEWLINE, end + 1);
       // Damage, not a torn tail, when a complete line follows the bad one.
@@ -140,15 +175,20 @@ function parseJson(json: Uint8Array): unknown {
   return JSON.parse(utf8.decode(json));
 }
 
-function decodeLine(bytes: Uint8Array, start: number, end: number, decode: (json: Uint8Array) => unknown): { value: unknown } | undefined {
-  if (end - start < 10 || bytes[start + 8] !== 0x20) return undefined;
-  const expected = parseHex8(bytes, start);
-  if (expected === undefined || crc32(bytes, start + 9, end) !== expected) return undefined;
+function decodeLine(bytes: Uint8Array, start: number, end: number, decode: Decode, base: number): { value: unknown } | undefined {
+  if (!checkLine(bytes, start, end)) return undefined;
   try {
-    return { value: decode(bytes.subarray(start + 9, end)) };
+    return { value: decode(bytes.subarray(start + 9, end), { position: base + start, length: end - start + 1 }) };
   } catch {
     return undefined; // A checksum collision on garbage: treat it like any other bad line.
   }
+}
+
+/** Whether `bytes[start, end)` is a line (without its newline) whose checksum matches. */
+function checkLine(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 10 || bytes[start + 8] !== 0x20) return false;
+  const expected = parseHex8(bytes, start);
+  return expected !== undefined && crc32(bytes, start + 9, end) === expected;
 }
 
 function parseHex8(bytes: Uint8Array, start: number): number | undefined {
@@ -229,7 +269,7 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Reads and decodes a journal file chunk by chunk (whole lines at a time). */
-async function readJournal(handle: FileHandle, size: number, decode: (json: Uint8Array) => unknown): Promise<DecodedJournal> {
+async function readJournal(handle: FileHandle, size: number, decode: Decode): Promise<DecodedJournal> {
   const records: unknown[] = [];
   let base = 0; // File offset of the first byte not yet decoded.
   let lines = 0;
@@ -247,7 +287,7 @@ async function readJournal(handle: FileHandle, size: number, decode: (json: Uint
       if (bytesRead === 0) break;
       continue;
     }
-    const part = decodeJournal(filled.subarray(0, cut), decode);
+    const part = decodeJournal(filled.subarray(0, cut), decode, base);
     for (const record of part.records) records.push(record);
     if (part.badLine !== undefined) {
       // Damage unless the bad line is the file's last: check for a newline after it.
@@ -296,11 +336,13 @@ export class FileJournal implements Storage {
   #busy: Promise<void> | undefined;
   #compacting = false;
   #closed = false;
+  /** Reads in flight (`readLine`), which a compaction lets finish before it closes the old file. */
+  #reads = new Set<Promise<unknown>>();
   /** A failed batch left bytes past `#size` that truncate could not remove yet. */
   #torn = false;
   #batches = 0;
   #openFile: NonNullable<JournalOptions["openFile"]>;
-  #decode: (json: Uint8Array) => unknown;
+  #decode: Decode;
 
   /** Use {@linkcode openJournal}. */
   constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock; openFile?: JournalOptions["openFile"]; decode?: JournalOptions["decode"] }) {
@@ -394,7 +436,39 @@ export class FileJournal implements Storage {
     }
   }
 
-  /** Rewrites the journal as `snapshot()`: write a new file, fsync, rename, fsync the directory. */
+  /**
+   * Reads one record's line back, checks its checksum, and returns its JSON bytes.
+   *
+   * @param location Where the line is, as `decode` or `StoredLine.relocated` was told.
+   * @returns The record's JSON.
+   * @throws {JournalError} `CORRUPT` if the bytes there are not that line; `IO` if the read fails.
+   */
+  async readLine({ position, length }: LineLocation): Promise<Uint8Array> {
+    if (this.#closed) throw new JournalError("CLOSED", `Journal ${this.path} is closed`);
+    // Read through the handle of this moment: a compaction that swaps it waits for this read.
+    const handle = this.#handle;
+    const read = handle.read(new Uint8Array(length), 0, length, position);
+    this.#reads.add(read);
+    let bytes: Uint8Array;
+    try {
+      const { bytesRead, buffer } = await read;
+      bytes = buffer.subarray(0, bytesRead);
+    } catch (error) {
+      throw new JournalError("IO", `Cannot read journal ${this.path} at byte ${position}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      this.#reads.delete(read);
+    }
+    if (bytes.length !== length || bytes[length - 1] !== NEWLINE || !checkLine(bytes, 0, length - 1)) {
+      throw new JournalError("CORRUPT", `Journal ${this.path} holds no intact record at byte ${position} (${length} bytes)`);
+    }
+    return bytes.subarray(9, length - 1);
+  }
+
+  /**
+   * Rewrites the journal as `snapshot()`: write a new file, fsync, rename, fsync the directory.
+   * Records are written as they come, through a bounded buffer; a `StoredLine` on disk is copied
+   * from the old file as bytes (runs of neighbouring lines in one read).
+   */
   async compact(snapshot: () => Iterable<unknown>): Promise<void> {
     if (this.#closed || this.#compacting) return;
     this.#compacting = true;
@@ -403,28 +477,43 @@ export class FileJournal implements Storage {
       while (this.#busy) await this.#busy;
       // Let the continuations of the last batch run, so the snapshot includes what they applied.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const lines: Uint8Array[] = [];
-      for (const record of snapshot()) lines.push(encodeRecord(record));
+      // Nothing becomes durable (so nothing changes) until this compaction ends; take the list now.
+      const items = [...snapshot()];
       // Written through an append handle that, after the rename, is the journal's own: from the
       // rename on, appends go to the new file whatever fails afterwards (a lost directory fsync
       // must not leave us appending to the unlinked old file).
       const next = await this.#openFile(tmpPath, "a+");
+      const moved: Array<[StoredLine, LineLocation]> = [];
       let size = 0;
       try {
-        for (const line of lines) {
-          await writeAll(next, line, size);
-          size += line.length;
+        const out = new CompactionWriter(this.#handle, next);
+        for (const item of items) {
+          const line = (item as Partial<StoredLine>)?.journalLine;
+          const position = out.size;
+          if (line) out.copy(line);
+          else out.write(encodeRecord(item));
+          if (typeof (item as Partial<StoredLine>)?.relocated === "function") {
+            moved.push([item as StoredLine, { position, length: out.size - position }]);
+          }
+          await out.flushIfFull();
         }
+        await out.flush();
+        size = out.size;
         await next.sync();
         await rename(tmpPath, this.path);
       } catch (error) {
         await next.close();
         throw error;
       }
+      // In one turn: the new handle, and every moved line's new place; reads already started on
+      // the old handle finish before it is closed.
       const old = this.#handle;
+      const reads = [...this.#reads];
       this.#handle = next;
       this.#size = size;
-      this.#recordCount = lines.length;
+      this.#recordCount = items.length;
+      for (const [item, location] of moved) item.relocated(location);
+      await Promise.allSettled(reads);
       await old.close().catch(() => undefined); // The old file is unlinked; nothing is lost if its close fails.
       await syncDirectory(this.#dir);
     } catch (error) {
@@ -448,6 +537,64 @@ export class FileJournal implements Storage {
       await this.#handle.close();
       await this.#lock?.release();
     }
+  }
+}
+
+/** Bytes a compaction gathers before it writes them (and the most it reads from the old file at once). */
+const COMPACTION_BUFFER_BYTES = 1024 * 1024;
+
+/** Writes a compacted journal: encoded records and ranges copied from the old file, in order. */
+class CompactionWriter {
+  /** Bytes written or gathered so far: where the next line goes. */
+  size = 0;
+  #from: FileHandle;
+  #to: FileHandle;
+  #parts: Array<Uint8Array | LineLocation> = [];
+  #gathered = 0;
+  #written = 0;
+
+  constructor(from: FileHandle, to: FileHandle) {
+    this.#from = from;
+    this.#to = to;
+  }
+
+  write(line: Uint8Array): void {
+    this.#parts.push(line);
+    this.#gathered += line.length;
+    this.size += line.length;
+  }
+
+  copy(location: LineLocation): void {
+    const last = this.#parts.at(-1);
+    // Lines that were neighbours in the old file are read as one range.
+    if (last && !(last instanceof Uint8Array) && last.position + last.length === location.position) last.length += location.length;
+    else this.#parts.push({ ...location });
+    this.#gathered += location.length;
+    this.size += location.length;
+  }
+
+  async flushIfFull(): Promise<void> {
+    if (this.#gathered >= COMPACTION_BUFFER_BYTES) await this.flush();
+  }
+
+  /** One buffer of everything gathered (copied ranges read into it), one write. */
+  async flush(): Promise<void> {
+    const bytes = new Uint8Array(this.#gathered);
+    let at = 0;
+    for (const part of this.#parts) {
+      if (part instanceof Uint8Array) {
+        bytes.set(part, at);
+        at += part.length;
+        continue;
+      }
+      const { bytesRead } = await this.#from.read(bytes, at, part.length, part.position);
+      if (bytesRead !== part.length) throw new Error(`the old journal ended inside a record at byte ${part.position}`);
+      at += part.length;
+    }
+    await writeAll(this.#to, bytes, this.#written);
+    this.#written += bytes.length;
+    this.#parts = [];
+    this.#gathered = 0;
   }
 }
 

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Storage } from "./journal.ts";
+import type { LineLocation, Storage, StoredLine } from "./journal.ts";
 import type { Artifact, Message, StreamResponse, Task, TaskState, TaskStatus } from "./types.ts";
 import { TASK_STATES, TERMINAL_STATES } from "./types.ts";
 
@@ -69,32 +69,58 @@ class LiveTask implements StoredTask {
 /**
  * A finished task, kept as its JSON text: a third of the memory of the object graph, and written to
  * (and read from) the journal as is, so compaction and start-up never re-serialise or parse it.
+ * Once its line is in the journal file (read at start-up, or written by a compaction) it keeps only
+ * that line's location and reads its JSON back when asked ({@linkcode TaskStore.read}): memory per
+ * finished task is then its ids and a few numbers, whatever the task's size.
  */
-export class FrozenTask implements StoredTask {
+export class FrozenTask implements StoredTask, StoredLine {
   readonly type = "frozen";
   readonly id: string;
   readonly contextId: string;
   readonly state: TaskState;
   readonly timestamp: string;
-  /** The task's JSON. */
-  readonly json: string;
   readonly checkpoint: undefined = undefined;
+  #json: string | undefined;
+  #line: LineLocation | undefined;
 
   /**
    * @param summary The fields kept outside the JSON.
-   * @param json The task's JSON text.
+   * @param body The task's JSON text, or where its journal line is.
    */
-  constructor(summary: { id: string; contextId: string; state: TaskState; timestamp: string }, json: string) {
+  constructor(summary: { id: string; contextId: string; state: TaskState; timestamp: string }, body: string | LineLocation) {
     this.id = summary.id;
     this.contextId = summary.contextId;
     this.state = summary.state;
     this.timestamp = summary.timestamp;
-    this.json = json;
+    if (typeof body === "string") this.#json = body;
+    else this.#line = body;
+  }
+
+  /** The task's JSON, when it is in memory. */
+  get json(): string | undefined {
+    return this.#json;
   }
 
   /** A fresh copy of the task. */
   get task(): Task {
-    return JSON.parse(this.json) as Task;
+    if (this.#json === undefined) throw new Error(`Task ${this.id} is on disk: read it with TaskStore.read()`);
+    return JSON.parse(this.#json) as Task;
+  }
+
+  /** Where its journal line is, once it is on disk (and not dropped). */
+  get journalLine(): LineLocation | undefined {
+    return this.#line;
+  }
+
+  /** Compaction wrote its line there: from now on the JSON is read from the file, not kept. */
+  relocated(location: LineLocation): void {
+    this.#line = location;
+    this.#json = undefined;
+  }
+
+  /** Retention dropped it: a read still holding it finds nothing rather than another line. */
+  dropped(): void {
+    this.#line = undefined;
   }
 
   /**
@@ -110,7 +136,8 @@ export class FrozenTask implements StoredTask {
   /** The journal line's JSON: the summary first, the task's JSON text last and untouched. */
   toJournalJson(): string {
     const { id, contextId, state, timestamp } = this;
-    return `{"type":"frozen","id":${JSON.stringify(id)},"contextId":${JSON.stringify(contextId)},"state":${JSON.stringify(state)},"timestamp":${JSON.stringify(timestamp)},"task":${this.json}}`;
+    if (this.#json === undefined) throw new Error(`Task ${id} is on disk: compaction copies its line`);
+    return `{"type":"frozen","id":${JSON.stringify(id)},"contextId":${JSON.stringify(contextId)},"state":${JSON.stringify(state)},"timestamp":${JSON.stringify(timestamp)},"task":${this.#json}}`;
   }
 }
 
@@ -126,7 +153,24 @@ const FROZEN_LINE = new RegExp(`^\\{"type":"frozen","id":(${JSON_STRING}),"conte
  * @throws {SyntaxError} If it is not JSON.
  */
 export function decodeTaskRecord(line: Uint8Array | string): unknown {
-  const bytes = typeof line === "string" ? encoder.encode(line) : line;
+  return decodeRecord(typeof line === "string" ? encoder.encode(line) : line, undefined);
+}
+
+/**
+ * {@linkcode decodeTaskRecord} for a journal that can read lines back (`Storage.readLine`): a
+ * frozen task keeps only where its line is, and its JSON is not even decoded. The journal's
+ * `decode` option.
+ *
+ * @param json The record's JSON bytes.
+ * @param line Where the record's line is in the journal file.
+ * @returns The record.
+ * @throws {SyntaxError} If it is not JSON.
+ */
+export function decodeTaskRecordAt(json: Uint8Array, line: LineLocation): unknown {
+  return decodeRecord(json, line);
+}
+
+function decodeRecord(bytes: Uint8Array, line: LineLocation | undefined): unknown {
   if (!startsWith(bytes, FROZEN_PREFIX)) return JSON.parse(decoder.decode(bytes));
   // Decode the head and the task JSON as two strings, so the kept JSON does not hold the head.
   // The head slice must not end inside a multi-byte character: back off to a character start.
@@ -136,8 +180,9 @@ export function decodeTaskRecord(line: Uint8Array | string): unknown {
   if (!head || bytes[bytes.length - 1] !== 0x7d) throw new SyntaxError("A frozen task record has no head or does not end with }");
   const [id, contextId, state, timestamp] = head.slice(1).map((value) => JSON.parse(value!) as string);
   const known = STATE_NAMES.get(state!) ?? state!; // One string per state, not one per task.
-  const json = decoder.decode(bytes.subarray(encoder.encode(head[0]).length, bytes.length - 1));
-  return new FrozenTask({ id: id!, contextId: contextId!, state: known as TaskState, timestamp: timestamp! }, json);
+  const summary = { id: id!, contextId: contextId!, state: known as TaskState, timestamp: timestamp! };
+  if (line) return new FrozenTask(summary, line);
+  return new FrozenTask(summary, decoder.decode(bytes.subarray(encoder.encode(head[0]).length, bytes.length - 1)));
 }
 
 const encoder = new TextEncoder();
@@ -171,6 +216,12 @@ export interface TaskStoreOptions {
   compactionFactor?: number;
   /** Never compact a journal smaller than this many records. @default 10000 */
   compactionMinRecords?: number;
+  /**
+   * With a storage that reads lines back, compact once the JSON of finished tasks held in memory
+   * (finished since the last compaction) passes this: the compaction leaves their bodies on disk.
+   * @default 64 MiB
+   */
+  maxFrozenBytesInMemory?: number;
   /** Extra live records (e.g. pending deliveries) to keep at compaction. */
   extraSnapshot?: () => Iterable<unknown>;
   /** Extra live record count, for the compaction trigger. */
@@ -215,6 +266,9 @@ export class TaskStore {
   #decorate: (record: TaskRecord, current: StoredTask | undefined) => void;
   #now: () => number;
   #compacting: Promise<void> | undefined;
+  /** JSON characters of finished tasks held in memory, and the most before a compaction. */
+  #frozenBytes = 0;
+  #maxFrozenBytes: number;
 
   /**
    * @param journal Where records go.
@@ -229,6 +283,7 @@ export class TaskStore {
       extraLiveCount = () => 0,
       decorate = () => {},
       now = Date.now,
+      maxFrozenBytesInMemory = 64 * 1024 * 1024,
     } = options;
     if (!(compactionFactor > 1)) throw new RangeError(`compactionFactor must be > 1, got ${compactionFactor}`);
     this.#journal = journal;
@@ -239,6 +294,7 @@ export class TaskStore {
     this.#extraLiveCount = extraLiveCount;
     this.#decorate = decorate;
     this.#now = now;
+    this.#maxFrozenBytes = journal.readLine ? maxFrozenBytesInMemory : Infinity;
   }
 
   /** Number of tasks held. */
@@ -254,6 +310,30 @@ export class TaskStore {
   /** Every task held, in creation order. */
   all(): IterableIterator<StoredTask> {
     return this.#tasks.values();
+  }
+
+  /**
+   * The task's body: the live object of a running task (do not change it), or a fresh copy of a
+   * finished one, read back from the journal when only its location is kept.
+   *
+   * @param stored A task from {@linkcode TaskStore.get} or {@linkcode TaskStore.all}.
+   * @returns The task, or undefined if it was dropped (retention) meanwhile.
+   * @throws {JournalError} If its journal line cannot be read back intact.
+   */
+  async read(stored: StoredTask): Promise<Task | undefined> {
+    if (!(stored instanceof FrozenTask) || stored.json !== undefined) return stored.task;
+    return (await this.#inMemory(stored))?.task;
+  }
+
+  /** A frozen task with its JSON in memory (read from the journal if need be); not kept. */
+  async #inMemory(stored: FrozenTask): Promise<FrozenTask | undefined> {
+    const line = stored.journalLine;
+    if (stored.json !== undefined || !line) return line ? stored : undefined;
+    if (!this.#journal.readLine) throw new Error(`Task ${stored.id} is on disk, but the storage cannot read lines back`);
+    const record = decodeTaskRecord(await this.#journal.readLine(line));
+    // A stale location (the task was dropped while this read waited) could name another line.
+    if (!(record instanceof FrozenTask) || record.id !== stored.id) return undefined;
+    return record;
   }
 
   /**
@@ -279,8 +359,14 @@ export class TaskStore {
   /** Freezes the finished tasks that replay left live; call once after the last `replay`. */
   freezeFinished(): void {
     for (const [id, stored] of this.#tasks) {
-      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#tasks.set(id, FrozenTask.of(stored.task));
+      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#freeze(id, stored);
     }
+  }
+
+  #freeze(id: string, stored: LiveTask): void {
+    const frozen = FrozenTask.of(stored.task);
+    this.#tasks.set(id, frozen);
+    this.#frozenBytes += frozen.json!.length;
   }
 
   /**
@@ -307,16 +393,20 @@ export class TaskStore {
   commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
     const previous = this.#chains.get(taskId) ?? Promise.resolve();
     const next = previous.then(async () => {
-      const current = this.#tasks.get(taskId);
+      let current = this.#tasks.get(taskId);
+      // `build` and `decorate` may look at the task's body: bring a finished one's into memory.
+      if (current instanceof FrozenTask && current.json === undefined) current = await this.#inMemory(current);
       const record = build(current);
       if (!record) return undefined;
       this.#decorate(record, current);
       await this.#journal.append(record);
+      // A change to a finished task (never made by this module) thaws it from the body read above.
+      if (TASK_RECORD_TYPES.has(record.type) && record.type !== "task" && current) this.#tasks.set(taskId, current);
       const stored = TASK_RECORD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
       const change: TaskChange = { record, stored, event: stored && toEvent(record, stored) };
       for (const listener of this.#listeners) listener(change);
       // A finished task never changes again: keep it as text from now on.
-      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#tasks.set(taskId, FrozenTask.of(stored.task));
+      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#freeze(taskId, stored);
       this.#maybeCompact();
       return change;
     });
@@ -331,7 +421,7 @@ export class TaskStore {
   /** Whether the journal has outgrown the live state by the configured factor. */
   get needsCompaction(): boolean {
     const live = this.#tasks.size + this.#extraLiveCount();
-    return this.#journal.recordCount > Math.max(this.#compactionMinRecords, live * this.#compactionFactor);
+    return this.#journal.recordCount > Math.max(this.#compactionMinRecords, live * this.#compactionFactor) || this.#frozenBytes > this.#maxFrozenBytes;
   }
 
   #maybeCompact(): void {
@@ -351,10 +441,15 @@ export class TaskStore {
     await this.#journal.compact(() => {
       const cutoff = this.#now() - this.#retentionMs;
       for (const [id, stored] of this.#tasks) {
-        if (TERMINAL_STATES.has(stored.state) && Date.parse(stored.timestamp) < cutoff) this.#tasks.delete(id);
+        if (!TERMINAL_STATES.has(stored.state) || Date.parse(stored.timestamp) >= cutoff) continue;
+        this.#tasks.delete(id);
+        if (stored instanceof FrozenTask) stored.dropped();
       }
       return this.#snapshot();
     });
+    // The compaction left every body it wrote on disk; count what is still held.
+    this.#frozenBytes = 0;
+    for (const stored of this.#tasks.values()) if (stored instanceof FrozenTask) this.#frozenBytes += stored.json?.length ?? 0;
   }
 
   *#snapshot(): Generator<unknown> {
@@ -387,6 +482,9 @@ export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord):
   }
   const found = tasks.get(record.taskId);
   if (!found) throw new Error(`Journal record ${record.type} names unknown task ${record.taskId}`);
+  if (found instanceof FrozenTask && found.json === undefined) {
+    throw new Error(`Journal record ${record.type} changes task ${record.taskId} after it finished`);
+  }
   // A frozen task takes no changes in a healthy journal; thaw it rather than lose one.
   const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined);
   if (stored !== found) tasks.set(record.taskId, stored);
@@ -420,7 +518,7 @@ function mergeArtifact(task: Task, artifact: Artifact, append: boolean): void {
 }
 
 function toEvent(record: TaskRecord, stored: StoredTask): StreamResponse | undefined {
-  const { id: taskId, contextId } = stored.task;
+  const { id: taskId, contextId } = stored; // Not `stored.task`: a finished task's body may be on disk.
   switch (record.type) {
     case "task":
       return { task: record.task };

@@ -78,11 +78,11 @@ export async function callV03(agent: Agent, method: string, params: unknown): Pr
     case "message/stream":
       return v03Stream(await agent.sendStreamingMessage(fromV03SendParams(params)));
     case "tasks/get":
-      return toV03Task(agent.getTask(parseTaskIdParams(params)));
+      return toV03Task(await agent.getTask(parseTaskIdParams(params)));
     case "tasks/list": {
       const obj = params === undefined || params === null ? {} : object(params, "params");
       const status = field(obj, "status");
-      const list = agent.listTasks(parseListTasksParams({ ...obj, status: typeof status === "string" ? (fromV03State(status) ?? status) : status }));
+      const list = await agent.listTasks(parseListTasksParams({ ...obj, status: typeof status === "string" ? (fromV03State(status) ?? status) : status }));
       return { ...list, tasks: list.tasks.map(toV03Task) };
     }
     case "tasks/cancel":

@@ -318,7 +318,7 @@ async function recovery(): Promise<Figures> {
       const client = new A2AClient(`${url}/`);
       if (count > 0) await client.listTasks({ pageSize: 1 }); // Serving, for real.
       figures[`recovery_${count / 1000}k_ms`] = Math.round(ms);
-      if (count === 100_000) figures.rss_100k_mb = Math.round(rssKb(agent.pid!) / 1024);
+      figures[`rss_${count / 1000}k_mb`] = Math.round(rssKb(agent.pid!) / 1024);
     } finally {
       await stopAll(children);
       rmSync(dir, { recursive: true, force: true });

@@ -270,15 +270,18 @@ test("compaction keeps exactly the live state and drops terminal tasks past rete
   });
   const { task } = await agent.sendMessage({ message: userMessage({}) });
   const { task: waiting } = await agent.sendMessage({ message: userMessage("ask") });
-  const before = agent.getTask({ id: task.id });
-  const waitingBefore = agent.getTask({ id: waiting.id });
+  const before = await agent.getTask({ id: task.id });
+  const waitingBefore = await agent.getTask({ id: waiting.id });
   const recordsBefore = agent.journal.recordCount;
   await agent.store.compact();
   assert.ok(agent.journal.recordCount < recordsBefore);
+  // The finished task's body now lives in the compacted file only, and reads back from there.
+  assert.equal((agent.store.get(task.id) as { json?: string }).json, undefined);
+  assert.deepEqual(await agent.getTask({ id: task.id }), before);
   await agent.close();
   const reopened = await Agent.open({ dataDir, handler: () => {}, warn: () => {} });
-  assert.deepEqual(reopened.getTask({ id: task.id }), before);
-  assert.deepEqual(reopened.getTask({ id: waiting.id }), waitingBefore);
+  assert.deepEqual(await reopened.getTask({ id: task.id }), before);
+  assert.deepEqual(await reopened.getTask({ id: waiting.id }), waitingBefore);
   assert.equal(reopened.store.get(waiting.id)?.checkpoint, 7, "a live task keeps its checkpoint");
   await reopened.close();
   // Eight days on, the completed task is past the default retention and compaction drops it.
