@@ -11,7 +11,8 @@
  *   to its terminal webhook acknowledged) p50/p95/p99 (and p99 once warm: the tasks after the first
  *   quarter), missing, and each process's CPU per task; with the durable journal and with
  *   `--no-fsync`, so the cost of durability shows.
- * - client: the webhook HTTP client alone, `node:http` against `lib/http1.ts`, cold and warm.
+ * - client: the webhook HTTP client alone, `node:http` against `lib/http1.ts`, cold and warm; and
+ *   the CPU of one ES256 signature (one per webhook, for its JWT).
  * - journal: appends per second with group commit (64 writers), and what one fsync costs here.
  * - recovery: process start to serving with a journal of 10k and 100k finished tasks (and with an
  *   empty one, the runtime's own start-up), and the resident memory with 100k retained tasks.
@@ -28,6 +29,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { A2AClient } from "../lib/client.ts";
 import { openJournal } from "../lib/journal.ts";
+import { loadSigningKeys, signJwtAsync } from "../lib/signing.ts";
 import { FrozenTask } from "../lib/task_store.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -226,6 +228,14 @@ async function httpClients(): Promise<Figures> {
       const name = kind === "node:http" ? "nodehttp" : "http1";
       for (const [key, value] of Object.entries(JSON.parse(line) as Figures)) figures[`client_${name}_${key}`] = value;
     }
+    // Each webhook's JWT is one ES256 signature; this runtime's cost of one, in CPU.
+    const { current } = await loadSigningKeys(mkdtempSync(join(tmpdir(), "bench-keys-")));
+    const claims = { iss: "http://127.0.0.1:8001", aud: url, iat: 1, exp: 2, jti: "msg_bench", taskId: crypto.randomUUID(), body_sha256: "x".repeat(43) };
+    await Promise.all(Array.from({ length: 200 }, () => signJwtAsync(claims, current))); // Warm up.
+    const cpu = process.cpuUsage();
+    await Promise.all(Array.from({ length: 2000 }, () => signJwtAsync(claims, current)));
+    const used = process.cpuUsage(cpu);
+    figures.es256_sign_cpu_us = Number(((used.user + used.system) / 2000).toFixed(1));
     return figures;
   } finally {
     await stopAll(children);
