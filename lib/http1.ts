@@ -50,7 +50,10 @@ export class HttpProtocolError extends Error {
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
+/** Fields the client writes itself: one given by the caller would frame the request twice. */
+const OWN_FIELDS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** One request, from the call until it is settled. */
@@ -123,6 +126,7 @@ export class Http1Client {
     let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
     for (const [name, value] of Object.entries(headers)) {
       if (!TOKEN.test(name)) return Promise.reject(new TypeError(`Cannot send header name ${JSON.stringify(name)}: not an HTTP token`));
+      if (OWN_FIELDS.has(name.toLowerCase())) return Promise.reject(new TypeError(`Cannot send header ${name}: the client sets it`));
       if (!FIELD_VALUE.test(value)) return Promise.reject(new TypeError(`Cannot send header ${name}: its value holds a control or non-Latin-1 character`));
       head += `${name}: ${value}\r\n`;
     }
@@ -134,7 +138,7 @@ export class Http1Client {
         bytes,
         resolve: (response) => settle(exchange, () => resolve(response)),
         reject: (error) => settle(exchange, () => reject(error)),
-        timer: setTimeout(() => this.#timeOut(pool, exchange, timeoutMs), timeoutMs),
+        timer: setTimeout(() => this.#timeOut(pool, exchange, timeoutMs), Math.min(timeoutMs, MAX_TIMER_MS)),
         settled: false,
         retried: false,
       };
@@ -172,16 +176,21 @@ export class Http1Client {
       const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
       pool = { key, host, port: Number(url.port) || (secure ? 443 : 80), secure, idle: [], busy: new Set(), open: 0, waiting: [], evicted: false };
       if (this.#pools.size >= this.#options.maxOrigins) {
-        const oldest = this.#pools.values().next().value!;
-        this.#pools.delete(oldest.key);
-        this.#evict(oldest);
+        // The least recently used origin with nothing in flight; one in use is never forgotten
+        // (the bound is on idle connections kept, so a busy moment may pass it).
+        for (const old of this.#pools.values()) {
+          if (old.busy.size > 0 || old.waiting.length > 0) continue;
+          this.#pools.delete(old.key);
+          this.#evict(old);
+          break;
+        }
       }
     }
     this.#pools.set(key, pool);
     return pool;
   }
 
-  /** Idle connections close now; busy ones close when their answer is in (or now, with an error). */
+  /** Closes the pool's idle connections, and with an error fails its waiting and busy requests. */
   #evict(pool: Pool, error?: Error): void {
     pool.evicted = true;
     for (const connection of pool.idle.splice(0)) connection.close();
@@ -190,7 +199,7 @@ export class Http1Client {
     for (const connection of pool.busy) connection.abort(error);
   }
 
-  #dispatch(pool: Pool, exchange: Exchange): void {
+  #dispatch(pool: Pool, exchange: Exchange, first = false): void {
     if (exchange.settled) return;
     const idle = pool.idle.pop();
     if (idle) return this.#start(pool, idle, exchange);
@@ -198,7 +207,8 @@ export class Http1Client {
       pool.open++;
       return this.#start(pool, new Connection(pool, this.#options, this), exchange);
     }
-    pool.waiting.push(exchange);
+    if (first) pool.waiting.unshift(exchange);
+    else pool.waiting.push(exchange);
   }
 
   #start(pool: Pool, connection: Connection, exchange: Exchange): void {
@@ -237,7 +247,7 @@ export class Http1Client {
   retry(connection: Connection, exchange: Exchange): void {
     exchange.retried = true;
     exchange.connection = undefined;
-    this.#dispatch(connection.pool, exchange);
+    this.#dispatch(connection.pool, exchange, true); // It waited its turn already.
   }
 
   #timeOut(pool: Pool, exchange: Exchange, timeoutMs: number): void {
@@ -384,10 +394,16 @@ class Connection {
       if (hint) this.#idleMs = Math.min(this.#options.idleMs, Number(hint[1]) * 1000 - 1000);
       this.#body = body;
       if (body.state === "done" && rest.length === 0) return this.#bodyRead();
+      // The request is settled; a body that stalls must not hold the connection (or the
+      // process) for ever: it gets the idle time to arrive, and holds no reference meanwhile.
+      this.#socket.unref();
+      this.#idleTimer = setTimeout(() => this.#onClosed(), this.#options.idleMs);
+      this.#idleTimer.unref();
     }
   }
 
   #bodyRead(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
     this.#body = undefined;
     this.#used = true;
     if (this.#idleMs <= 0) return this.#onClosed();
@@ -431,8 +447,8 @@ const CHUNK_SIZE = /^([0-9A-Fa-f]{1,8})(?:[ \t]*;.*)?$/;
 /** How the body is framed: a reader, or undefined when only the connection's end frames it. */
 function bodyFraming(status: number, headers: Map<string, string>, minor: number): BodyReader | undefined {
   const reader = (state: BodyReader["state"], left = 0): BodyReader => ({ state, left, line: "", discarded: 0 });
-  if (status === 204 || status === 304) return reader("done");
   if (minor === 0 && !/\bkeep-alive\b/i.test(headers.get("connection") ?? "")) return undefined;
+  if (status === 204 || status === 304) return reader("done");
   const coding = headers.get("transfer-encoding");
   if (coding !== undefined) return /(?:^|,)\s*chunked\s*$/i.test(coding) ? reader("size") : undefined;
   const field = headers.get("content-length");

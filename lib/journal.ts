@@ -17,7 +17,7 @@
  * @module
  */
 
-import { mkdir, open, rename } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
@@ -335,6 +335,7 @@ export class FileJournal implements Storage {
   #flushScheduled = false;
   #busy: Promise<void> | undefined;
   #compacting = false;
+  #compaction: Promise<void> | undefined;
   #closed = false;
   /** Reads in flight (`readLine`), which a compaction lets finish before it closes the old file. */
   #reads = new Set<Promise<unknown>>();
@@ -469,9 +470,14 @@ export class FileJournal implements Storage {
    * Records are written as they come, through a bounded buffer; a `StoredLine` on disk is copied
    * from the old file as bytes (runs of neighbouring lines in one read).
    */
-  async compact(snapshot: () => Iterable<unknown>): Promise<void> {
-    if (this.#closed || this.#compacting) return;
+  compact(snapshot: () => Iterable<unknown>): Promise<void> {
+    if (this.#closed || this.#compacting) return Promise.resolve();
     this.#compacting = true;
+    this.#compaction = this.#compact(snapshot);
+    return this.#compaction;
+  }
+
+  async #compact(snapshot: () => Iterable<unknown>): Promise<void> {
     const tmpPath = `${this.path}.compact`;
     try {
       while (this.#busy) await this.#busy;
@@ -482,6 +488,8 @@ export class FileJournal implements Storage {
       // Written through an append handle that, after the rename, is the journal's own: from the
       // rename on, appends go to the new file whatever fails afterwards (a lost directory fsync
       // must not leave us appending to the unlinked old file).
+      // A compaction that failed or crashed may have left its file: start from nothing.
+      await rm(tmpPath, { force: true });
       const next = await this.#openFile(tmpPath, "a+");
       const moved: Array<[StoredLine, LineLocation]> = [];
       let size = 0;
@@ -503,6 +511,7 @@ export class FileJournal implements Storage {
         await rename(tmpPath, this.path);
       } catch (error) {
         await next.close();
+        await rm(tmpPath, { force: true }).catch(() => undefined);
         throw error;
       }
       // In one turn: the new handle, and every moved line's new place; reads already started on
@@ -527,6 +536,8 @@ export class FileJournal implements Storage {
   /** Waits for pending appends, then closes the file and releases the lock. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // A compaction reads the old file and swaps handles: let it finish (or fail) first.
+    await this.#compaction?.catch(() => undefined);
     for (let i = 0; i < 1000 && (this.#busy || this.#pending.length > 0 || this.#flushScheduled || this.#compacting); i++) {
       await (this.#busy ?? new Promise<void>((resolve) => setImmediate(resolve)));
     }

@@ -266,7 +266,7 @@ export class TaskStore {
   #decorate: (record: TaskRecord, current: StoredTask | undefined) => void;
   #now: () => number;
   #compacting: Promise<void> | undefined;
-  /** JSON characters of finished tasks held in memory, and the most before a compaction. */
+  /** JSON characters (UTF-16 units) of finished tasks held in memory, and the most before a compaction. */
   #frozenBytes = 0;
   #maxFrozenBytes: number;
 
@@ -325,10 +325,14 @@ export class TaskStore {
     return (await this.#inMemory(stored))?.task;
   }
 
-  /** A frozen task with its JSON in memory (read from the journal if need be); not kept. */
+  /**
+   * A copy of a frozen task with its JSON in memory (read from the journal if need be), for one
+   * use; a compaction that relocates the original meanwhile does not touch the copy.
+   */
   async #inMemory(stored: FrozenTask): Promise<FrozenTask | undefined> {
+    if (stored.json !== undefined) return new FrozenTask(stored, stored.json);
     const line = stored.journalLine;
-    if (stored.json !== undefined || !line) return line ? stored : undefined;
+    if (!line) return undefined;
     if (!this.#journal.readLine) throw new Error(`Task ${stored.id} is on disk, but the storage cannot read lines back`);
     const record = decodeTaskRecord(await this.#journal.readLine(line));
     // A stale location (the task was dropped while this read waited) could name another line.
@@ -395,7 +399,7 @@ export class TaskStore {
     const next = previous.then(async () => {
       let current = this.#tasks.get(taskId);
       // `build` and `decorate` may look at the task's body: bring a finished one's into memory.
-      if (current instanceof FrozenTask && current.json === undefined) current = await this.#inMemory(current);
+      if (current instanceof FrozenTask) current = await this.#inMemory(current);
       const record = build(current);
       if (!record) return undefined;
       this.#decorate(record, current);

@@ -88,6 +88,42 @@ test("journal: compaction copies lines already on disk, tells every StoredLine w
   await again.close();
 });
 
+test("journal: a compaction file left by a crashed compaction is not glued to the next one", async () => {
+  const dir = tempDir();
+  const journal = await openJournal(dir);
+  for (let i = 0; i < 20; i++) await journal.append({ n: i });
+  writeFileSync(join(dir, "journal.jsonl.compact"), "0000000a {\"half\":"); // A crash mid-write.
+  const markers = Array.from({ length: 5 }, (_, i) => new Marker({ kept: i }));
+  await journal.compact(() => markers);
+  for (const marker of markers) assert.deepEqual(JSON.parse(new TextDecoder().decode(await journal.readLine(marker.journalLine!))), marker.payload);
+  await journal.close();
+  const records: unknown[] = [];
+  const again = await openJournal(dir, { decode: (json) => (records.push(JSON.parse(new TextDecoder().decode(json))), null) });
+  await again.load();
+  assert.deepEqual(records, markers.map((m) => m.payload));
+  await again.close();
+});
+
+test("journal: close() waits for a compaction in progress, which completes", async () => {
+  const dir = tempDir();
+  const journal = await openJournal(dir);
+  for (let i = 0; i < 300; i++) await journal.append({ n: i, pad: "y".repeat(5000) });
+  await journal.close();
+  const lines: LineLocation[] = [];
+  const reopened = await openJournal(dir, { decode: (_json, line) => (lines.push(line), null) });
+  await reopened.load();
+  const markers = lines.map((line) => Object.assign(new Marker({}), { journalLine: line }));
+  const compaction = reopened.compact(() => markers);
+  await reopened.close();
+  await compaction;
+  assert.throws(() => readFileSync(join(dir, "journal.jsonl.compact")), /ENOENT/);
+  const count: unknown[] = [];
+  const again = await openJournal(dir, { decode: (json) => (count.push(json.length), null) });
+  await again.load();
+  assert.equal(count.length, 300);
+  await again.close();
+});
+
 test("store: finished tasks load without their bodies; read() brings one back; compaction and restarts keep them intact", async () => {
   const dir = tempDir();
   let journal = await openJournal(dir, { decode: decodeTaskRecordAt });

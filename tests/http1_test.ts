@@ -157,6 +157,7 @@ const CLOSING: Array<[string, string, number]> = [
   ["a coding other than chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 200],
   ["a malformed chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 200],
   ["Keep-Alive: timeout=1", "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n", 200],
+  ["204 over HTTP/1.0", "HTTP/1.0 204 No Content\r\n\r\n", 204],
 ];
 
 for (const [name, answer, status] of CLOSING) {
@@ -181,6 +182,7 @@ const BROKEN: Array<[string, string, RegExp]> = [
   ["a folded header line", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\n\r\n", /not a header field/],
   ["a space before the colon", "HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n", /not a header field/],
   ["101 Switching Protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", /switched protocols/],
+  ["a status under 100", "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n", /status line/],
   ["headers over 16 KiB", `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(17_000)}\r\n\r\n`, /exceed 16384 bytes/],
   ["endless headers", `HTTP/1.1 200 OK\r\n${"X-A: 1\r\n".repeat(3000)}`, /exceed 16384 bytes/],
 ];
@@ -311,10 +313,51 @@ test("header names and values that could inject a header or a request are refuse
     await assert.rejects(client.post(raw.url, { "x-token": "a\nb" }, BODY, 2000), TypeError);
     await assert.rejects(client.post(raw.url, { "x-token": "caf\u0117" }, BODY, 2000), TypeError);
     await assert.rejects(client.post(raw.url, { "bad name": "1" }, BODY, 2000), /not an HTTP token/);
+    for (const own of ["Host", "content-length", "Transfer-Encoding", "connection"]) {
+      await assert.rejects(client.post(raw.url, { [own]: "1" }, BODY, 2000), /the client sets it/);
+    }
     assert.equal(raw.connections(), 0);
   } finally {
     client.close();
     await closeServer(raw.server);
+  }
+});
+
+test("a body that stalls after the headers frees its connection after idleMs", async () => {
+  const raw = await rawServer((socket, n) => {
+    if (n === 0) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"); // 7 bytes never come.
+    else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  const client = new Http1Client({ maxSocketsPerOrigin: 1, idleMs: 100 });
+  try {
+    assert.equal((await client.post(raw.url, {}, BODY, 2000)).status, 200);
+    assert.equal((await client.post(raw.url, {}, BODY, 2000)).status, 200); // Waits for the slot, then a new connection.
+    assert.equal(raw.connections(), 2);
+  } finally {
+    client.close();
+    await closeServer(raw.server);
+  }
+});
+
+test("an origin in use is never evicted: its limit holds and close() still reaches it", async () => {
+  const hanging = await rawServer(() => {});
+  const other = await rawServer((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+  const client = new Http1Client({ maxOrigins: 1, maxSocketsPerOrigin: 1 });
+  try {
+    const first = client.post(hanging.url, {}, BODY, 5000);
+    const second = client.post(hanging.url, {}, BODY, 5000); // Waits for the only connection.
+    assert.equal((await client.post(other.url, {}, BODY, 2000)).status, 200);
+    const third = client.post(hanging.url, {}, BODY, 5000);
+    await waitFor(() => hanging.requests() === 1, { timeoutMs: 2000, what: "the first request to arrive" });
+    assert.equal(hanging.connections(), 1);
+    const started = Date.now();
+    client.close();
+    for (const pending of [first, second, third]) await assert.rejects(pending, /the client was closed/);
+    assert.ok(Date.now() - started < 1000);
+  } finally {
+    client.close();
+    await closeServer(hanging.server);
+    await closeServer(other.server);
   }
 });
 
