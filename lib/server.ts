@@ -34,6 +34,11 @@ export interface AgentServerOptions {
   routes?: Route[];
   /** Where unexpected errors are logged. @default console.error */
   logError?: (error: unknown) => void;
+  /**
+   * Connections held at once; past it a new one is closed at once. With the 1 MiB body limit this
+   * bounds the memory clients can hold with bodies they send slowly. @default 1024
+   */
+  maxConnections?: number;
 }
 
 /** A JSON-RPC request id. */
@@ -105,6 +110,7 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
   // Slow-loris guard: a client must send its headers and its body in bounded time.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  server.maxConnections = options.maxConnections ?? 1024;
   return server;
 }
 

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { test } from "node:test";
 import { Agent } from "../lib/agent.ts";
-import { rawPost, startAgent, userMessage } from "./helpers.ts";
+import { rawPost, startAgent, userMessage, waitFor } from "./helpers.ts";
 
 const rpc = (method: string, params: unknown, id: unknown = 1) => JSON.stringify({ jsonrpc: "2.0", id, method, params });
 
@@ -94,6 +95,28 @@ test("application/a2a+json requests are accepted like application/json", async (
     const response = await rawPost(`${t.url}/`, rpc("ListTasks", {}), { "content-type": "application/a2a+json; charset=utf-8" });
     assert.equal(response.body.result.totalSize, 0);
   } finally {
+    await t.close();
+  }
+});
+
+test("past maxConnections a new connection is closed at once, and the agent serves again when one frees up", async () => {
+  const t = await startAgent({ handler: async () => {} }, { maxConnections: 4 });
+  const port = Number(new URL(t.url).port);
+  const open = (): Promise<ReturnType<typeof connect>> => new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => resolve(socket));
+    socket.on("error", reject);
+  });
+  const held = await Promise.all(Array.from({ length: 4 }, open));
+  try {
+    const extra = await open();
+    let closed = false;
+    extra.on("close", () => (closed = true));
+    extra.on("error", () => {});
+    await waitFor(() => closed, { timeoutMs: 5000, what: "the fifth connection to be closed" });
+    held.pop()!.destroy();
+    await waitFor(async () => (await t.client.listTasks({}).then(() => true, () => false)), { timeoutMs: 5000, what: "the agent to serve again" });
+  } finally {
+    for (const socket of held) socket.destroy();
     await t.close();
   }
 });
