@@ -60,9 +60,17 @@ export interface ReceiverOptions {
   fetch?: typeof fetch;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
+  /**
+   * Events (and fetched results) are remembered this long after they arrived, to recognise
+   * redeliveries; an agent retries for about three days. @default 7 days
+   */
+  retentionMs?: number;
+  /** Compact the journal once it holds 4 times the live records and at least this many. @default 10000 */
+  compactionMinRecords?: number;
 }
 
 const FETCH_ATTEMPTS = 5;
+const COMPACTION_FACTOR = 4;
 
 /**
  * The receiver: state rebuilt from its journal, and an HTTP handler.
@@ -89,6 +97,7 @@ export class WebhookReceiver {
   #processing = new Set<Promise<void>>();
   /** Ids whose `event` record is being journaled; settles (never rejects) when that ends. */
   #accepting = new Map<string, Promise<void>>();
+  #compacting: Promise<unknown> | undefined;
   #closed = false;
 
   /** Use {@linkcode WebhookReceiver.open}. */
@@ -164,6 +173,34 @@ export class WebhookReceiver {
   async #append(record: Record<string, unknown>): Promise<void> {
     await this.#journal.append(record);
     this.#apply(record);
+    this.#maybeCompact();
+  }
+
+  /**
+   * Keeps the journal (and memory) bounded: duplicates of one event fold into its count, and
+   * events and results past the retention are forgotten.
+   */
+  #maybeCompact(): void {
+    const live = this.#events.size + this.#results.size;
+    const { compactionMinRecords = 10_000 } = this.#options;
+    if (this.#compacting || this.#journal.recordCount <= Math.max(compactionMinRecords, live * COMPACTION_FACTOR)) return;
+    this.#compacting = this.#journal.compact(() => this.#snapshot())
+      .catch((error: Error) => this.#log(`compaction failed: ${error.message}`))
+      .finally(() => (this.#compacting = undefined));
+  }
+
+  *#snapshot(): Generator<Record<string, unknown>> {
+    const { retentionMs = 7 * 24 * 3600 * 1000, now = Date.now } = this.#options;
+    const cutoff = now() - retentionMs;
+    for (const [id, event] of this.#events) {
+      if (Date.parse(event.receivedAt) < cutoff) this.#events.delete(id);
+      else yield { type: "event", event };
+    }
+    const tasks = new Set([...this.#events.values()].map((event) => event.taskId));
+    for (const [taskId, task] of this.#results) {
+      if (!tasks.has(taskId)) this.#results.delete(taskId);
+      else yield { type: "result", taskId, task };
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { WebhookReceiver } from "../lib/receiver.ts";
 import type { ReceiverOptions } from "../lib/receiver.ts";
@@ -150,6 +151,39 @@ test("a duplicate delivery is answered 2xx and not processed twice, also after t
     assert.deepEqual(again.body, { duplicate: true });
     assert.equal(second.receiver.events().length, 1);
     assert.equal(second.receiver.events()[0]!.duplicates, 2);
+  } finally {
+    await second.close();
+    await agent.close();
+  }
+});
+
+test("a flood of redeliveries keeps the receiver's journal bounded, and events past the retention are forgotten", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  let now = Date.now();
+  const options = { compactionMinRecords: 20, now: () => now };
+  const first = await startReceiver(agent.url, options);
+  const requests = Array.from({ length: 3 }, () => genuine(agent, first.url, statusBody("TASK_STATE_WORKING")));
+  try {
+    for (const request of requests) assert.deepEqual((await post(first.url, request)).body, { accepted: true });
+    for (let i = 0; i < 100; i++) assert.deepEqual((await post(first.url, requests[i % 3]!)).body, { duplicate: true });
+    await waitFor(() => first.receiver.events().every((e) => e.duplicates > 30), { what: "the duplicates to be counted" });
+  } finally {
+    await first.close();
+  }
+  const second = await startReceiver(agent.url, { ...options, dataDir: first.dataDir, audience: [first.url] });
+  try {
+    assert.deepEqual(second.receiver.events().map((e) => e.duplicates).sort(), [33, 33, 34], "counts survive compaction and restart");
+    const lines = readFileSync(`${first.dataDir}/receiver.jsonl`, "utf8").split("\n").length - 1;
+    assert.ok(lines <= 3 + 20 + 4, `${lines} journal lines after 103 deliveries of 3 events`);
+    // Eight days on, a compaction forgets the three events.
+    now += 8 * 24 * 3600 * 1000;
+    const body = statusBody("TASK_STATE_WORKING");
+    const later = new WebhookSender({ secrets: parseSecrets(SECRET), keys: () => agent.agent.signingKeys, issuer: () => agent.url, now: () => now });
+    const fresh = { headers: later.headers({ id: "msg_eight_days_on", taskId: "t-forged", url: first.url, body }), body };
+    assert.deepEqual((await post(second.url, fresh)).body, { accepted: true });
+    for (let i = 0; i < 24; i++) await post(second.url, fresh); // 24 duplicates: past 20 records.
+    await waitFor(() => second.receiver.events().length === 1, { what: "old events to be forgotten" });
+    assert.equal(second.receiver.events()[0]!.webhookId, fresh.headers["webhook-id"]);
   } finally {
     await second.close();
     await agent.close();
