@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { A2AClient } from "../lib/client.ts";
 import { openJournal } from "../lib/journal.ts";
 import { loadSigningKeys, signJwtAsync } from "../lib/signing.ts";
-import { FrozenTask } from "../lib/task_store.ts";
+import { FrozenTask } from "../lib/frozen_task.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TIME_LIMIT_MS = 120_000;

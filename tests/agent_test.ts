@@ -285,7 +285,8 @@ test("compaction keeps exactly the live state and drops terminal tasks past rete
   assert.equal(reopened.store.get(waiting.id)?.checkpoint, 7, "a live task keeps its checkpoint");
   await reopened.close();
   // Eight days on, the completed task is past the default retention and compaction drops it.
-  const { TaskStore, decodeTaskRecord } = await import("../lib/task_store.ts");
+  const { TaskStore } = await import("../lib/task_store.ts");
+  const { decodeTaskRecord } = await import("../lib/frozen_task.ts");
   const journal = await openJournal(dataDir, { warn: () => {}, decode: decodeTaskRecord });
   const store = new TaskStore(journal, { now: () => Date.now() + 8 * 24 * 3600 * 1000 });
   for (const record of await journal.load()) store.replay(record);

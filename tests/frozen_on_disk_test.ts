@@ -11,8 +11,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { JournalError } from "../lib/errors.ts";
 import { openJournal } from "../lib/journal.ts";
-import type { LineLocation, StoredLine } from "../lib/journal.ts";
-import { FrozenTask, TaskStore, decodeTaskRecordAt } from "../lib/task_store.ts";
+import type { StoredLine } from "../lib/journal.ts";
+import type { LineLocation } from "../lib/journal_format.ts";
+import { FrozenTask, decodeTaskRecordAt } from "../lib/frozen_task.ts";
+import { TaskStore } from "../lib/task_store.ts";
 import type { Task } from "../lib/types.ts";
 import { TEST_PUSH, startAgent, startTestReceiver, tempDir, userMessage, waitFor } from "./helpers.ts";
 

@@ -12,7 +12,7 @@ import type { KeyObject } from "node:crypto";
 import { test } from "node:test";
 import { Agent } from "../lib/agent.ts";
 import { A2AError, ERROR_CODES, WebhookVerificationError } from "../lib/errors.ts";
-import { decodeJournal, encodeRecord } from "../lib/journal.ts";
+import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import { parseConfigListParams, parseConfigRef, parsePushConfig } from "../lib/push_config.ts";
 import { decodeSecret, loadSigningKeys, signJwt, signStandardWebhook, webhookJwtClaims } from "../lib/signing.ts";
 import type { SigningKey } from "../lib/signing.ts";

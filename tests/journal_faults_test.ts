@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Agent } from "../lib/agent.ts";
 import { JournalError } from "../lib/errors.ts";
-import { decodeJournal, encodeRecord, openJournal } from "../lib/journal.ts";
+import { openJournal } from "../lib/journal.ts";
+import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import type { TaskContext } from "../lib/runner.ts";
 import { ROOT, rawPost, startAgent, tempDir, userMessage, waitFor } from "./helpers.ts";
 

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { crc32, crc32Portable } from "../lib/crc32.ts";
 import { JournalError } from "../lib/errors.ts";
-import { decodeJournal, encodeRecord, openJournal } from "../lib/journal.ts";
+import { openJournal } from "../lib/journal.ts";
+import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const quiet = { warn: () => {} };

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decodeJournal, encodeRecord } from "../lib/journal.ts";
-import { FrozenTask, TaskStore, decodeTaskRecord } from "../lib/task_store.ts";
+import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
+import { FrozenTask, decodeTaskRecord } from "../lib/frozen_task.ts";
+import { TaskStore } from "../lib/task_store.ts";
 import type { Task } from "../lib/types.ts";
 
 const task = (contextId: string): Task => ({
