@@ -11,7 +11,8 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import type { LookupFunction, Server, Socket } from "node:net";
-import { HttpProtocolError, Http1Client } from "../lib/http1.ts";
+import { Http1Client } from "../lib/http1.ts";
+import { HttpProtocolError } from "../lib/http1_answer.ts";
 import { createPrng, fuzzSeeds } from "./prng.ts";
 import { waitFor } from "./helpers.ts";
 
