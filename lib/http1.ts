@@ -69,10 +69,9 @@ interface Pool {
   host: string;
   port: number;
   secure: boolean;
+  /** Open connections are exactly these two: idle ones, and busy (or connecting) ones. */
   idle: Connection[];
   busy: Set<Connection>;
-  /** Connections open, idle or busy or connecting. */
-  open: number;
   waiting: Exchange[];
   evicted: boolean;
 }
@@ -150,7 +149,7 @@ export class Http1Client {
   /** Open connections, for tests and metrics. */
   get openConnections(): number {
     let open = 0;
-    for (const pool of this.#pools.values()) open += pool.open;
+    for (const pool of this.#pools.values()) open += pool.idle.length + pool.busy.size;
     return open;
   }
 
@@ -169,7 +168,7 @@ export class Http1Client {
       this.#pools.delete(key); // Most recently used last, so the first entry is the one to evict.
     } else {
       const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-      pool = { key, host, port: Number(url.port) || (secure ? 443 : 80), secure, idle: [], busy: new Set(), open: 0, waiting: [], evicted: false };
+      pool = { key, host, port: Number(url.port) || (secure ? 443 : 80), secure, idle: [], busy: new Set(), waiting: [], evicted: false };
       if (this.#pools.size >= this.#options.maxOrigins) {
         // The least recently used origin with nothing in flight; one in use is never forgotten
         // (the bound is on idle connections kept, so a busy moment may pass it).
@@ -198,8 +197,7 @@ export class Http1Client {
     if (exchange.settled) return;
     const idle = pool.idle.pop();
     if (idle) return this.#start(pool, idle, exchange);
-    if (pool.open < this.#options.maxSocketsPerOrigin) {
-      pool.open++;
+    if (pool.busy.size < this.#options.maxSocketsPerOrigin) { // No idle one: all open ones are busy.
       return this.#start(pool, new Connection(pool, this.#options, this), exchange);
     }
     if (first) pool.waiting.unshift(exchange);
@@ -224,7 +222,6 @@ export class Http1Client {
       return;
     }
     if (reusable) connection.close();
-    pool.open--;
     const next = pool.waiting.shift();
     if (next) this.#dispatch(pool, next);
   }
@@ -233,9 +230,7 @@ export class Http1Client {
   closedWhileIdle(connection: Connection): void {
     const { pool } = connection;
     const index = pool.idle.indexOf(connection);
-    if (index === -1) return; // Evicted: no longer counted.
-    pool.idle.splice(index, 1);
-    pool.open--;
+    if (index !== -1) pool.idle.splice(index, 1); // Not there if evicted: no longer counted.
   }
 
   /** A reused connection closed before any byte of an answer: the server had most likely closed it first. Called by connections. */

@@ -440,13 +440,16 @@ const COMPACTION_BUFFER_BYTES = 1024 * 1024;
 
 /** Writes a compacted journal: encoded records and ranges copied from the old file, in order. */
 class CompactionWriter {
-  /** Bytes written or gathered so far: where the next line goes. */
-  size = 0;
   #from: FileHandle;
   #to: FileHandle;
   #parts: Array<Uint8Array | LineLocation> = [];
   #gathered = 0;
   #written = 0;
+
+  /** Bytes written or gathered so far: where the next line goes. */
+  get size(): number {
+    return this.#written + this.#gathered;
+  }
 
   constructor(from: FileHandle, to: FileHandle) {
     this.#from = from;
@@ -456,7 +459,6 @@ class CompactionWriter {
   write(line: Uint8Array): void {
     this.#parts.push(line);
     this.#gathered += line.length;
-    this.size += line.length;
   }
 
   copy(location: LineLocation): void {
@@ -465,7 +467,6 @@ class CompactionWriter {
     if (last && !(last instanceof Uint8Array) && last.position + last.length === location.position) last.length += location.length;
     else this.#parts.push({ ...location });
     this.#gathered += location.length;
-    this.size += location.length;
   }
 
   async flushIfFull(): Promise<void> {
