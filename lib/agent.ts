@@ -258,14 +258,14 @@ export class Agent {
     const historyLength = params.configuration?.historyLength;
     if (params.configuration?.returnImmediately) {
       const stored = await this.#accept(params);
-      return { task: viewTask(await this.#body(stored), { historyLength, copy: !(stored instanceof FrozenTask) }) };
+      return { task: await this.#view(stored, { historyLength }) };
     }
     const stream = await this.#acceptStreaming(params);
     for await (const _event of stream) {
       // Wait for the stream to end: the task is terminal or interrupted.
     }
     const stored = this.#stored(stream.taskId);
-    return { task: viewTask(await this.#body(stored), { historyLength, copy: !(stored instanceof FrozenTask) }) };
+    return { task: await this.#view(stored, { historyLength }) };
   }
 
   /**
@@ -286,7 +286,7 @@ export class Agent {
       const stored = await this.#accept(params, taskId);
       // A new task's stream opens with its `task` record, which the listener has already queued; a
       // continued task's stream opens with the task as it is now, as the spec wants a Task first.
-      if (params.message.taskId) stream.prepend({ task: viewTask(await this.#body(stored), { historyLength: params.configuration?.historyLength }) });
+      if (params.message.taskId) stream.prepend({ task: await this.#view(stored, { historyLength: params.configuration?.historyLength }) });
       return stream;
     } catch (error) {
       stream.close();
@@ -348,7 +348,7 @@ export class Agent {
    */
   async getTask(params: { id: string; historyLength?: number }): Promise<Task> {
     const stored = this.#stored(params.id);
-    return viewTask(await this.#body(stored), { historyLength: params.historyLength, copy: !(stored instanceof FrozenTask) });
+    return this.#view(stored, { historyLength: params.historyLength });
   }
 
   /**
@@ -408,7 +408,7 @@ export class Agent {
     });
     this.runner.abort(taskId);
     const stored = this.#stored(taskId);
-    return viewTask(await this.#body(stored), { copy: !(stored instanceof FrozenTask) });
+    return this.#view(stored);
   }
 
   /**
@@ -501,11 +501,14 @@ export class Agent {
     return stored;
   }
 
-  /** The task's body: a finished task's is read back from the journal (a fresh copy). */
-  async #body(stored: StoredTask): Promise<Task> {
+  /**
+   * The task as a client sees it: a finished task's body is read back from the journal (already a
+   * fresh copy); a running task's live object is copied.
+   */
+  async #view(stored: StoredTask, options: { historyLength?: number } = {}): Promise<Task> {
     const task = await this.store.read(stored);
     if (!task) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${stored.id} was not found`, { taskId: stored.id });
-    return task;
+    return viewTask(task, { ...options, copy: !(stored instanceof FrozenTask) });
   }
 
   /** A queue fed by the store's listener for one task; it ends after a terminal or interrupted status. */

@@ -40,20 +40,34 @@ class Marker implements StoredLine {
   }
 }
 
+/** A record's JSON bytes, parsed. */
+const parse = (json: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(json));
+
+/** Opens the journal in `dir` and loads it, keeping each record with its line's location. */
+async function openSeeing(dir: string) {
+  const seen: Array<{ record: unknown; line: LineLocation }> = [];
+  const journal = await openJournal(dir, { decode: (json, line) => (seen.push({ record: parse(json), line }), null) });
+  await journal.load();
+  return { journal, seen };
+}
+
+/** The records in `dir`'s journal, in order. */
+async function recordsIn(dir: string): Promise<unknown[]> {
+  const { journal, seen } = await openSeeing(dir);
+  await journal.close();
+  return seen.map(({ record }) => record);
+}
+
 test("journal: load gives each record its line's location, and readLine reads it back", async () => {
   const dir = tempDir();
   const journal = await openJournal(dir);
   for (let i = 0; i < 5; i++) await journal.append({ n: i, text: "ü".repeat(i * 1000) });
   await journal.close();
-  const seen: Array<[unknown, LineLocation]> = [];
-  const reopened = await openJournal(dir, { decode: (json, line) => (seen.push([JSON.parse(new TextDecoder().decode(json)), line]), null) });
-  await reopened.load();
+  const { journal: reopened, seen } = await openSeeing(dir);
   assert.equal(seen.length, 5);
-  for (const [record, line] of seen) {
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(await reopened.readLine(line))), record);
-  }
+  for (const { record, line } of seen) assert.deepEqual(parse(await reopened.readLine(line)), record);
   // A location that is not exactly one line is refused, not misread.
-  const [, second] = seen[1]!;
+  const second = seen[1]!.line;
   await assert.rejects(reopened.readLine({ position: second.position + 1, length: second.length }), (e: Error) => e instanceof JournalError && e.code === "CORRUPT");
   await assert.rejects(reopened.readLine({ position: second.position, length: second.length - 1 }), (e: Error) => e instanceof JournalError && e.code === "CORRUPT");
   await assert.rejects(reopened.readLine({ position: 1e9, length: 20 }), (e: Error) => e instanceof JournalError && e.code === "CORRUPT");
@@ -65,29 +79,24 @@ test("journal: compaction copies lines already on disk, tells every StoredLine w
   const journal = await openJournal(dir);
   for (let i = 0; i < 200; i++) await journal.append({ n: i, pad: "x".repeat(3000) });
   await journal.close();
-  const lines: LineLocation[] = [];
-  const reopened = await openJournal(dir, { decode: (_json, line) => (lines.push(line), null) });
-  await reopened.load();
+  const { journal: reopened, seen } = await openSeeing(dir);
   // Every other old line stays (copied as bytes), and new records come in between.
-  const kept = lines.filter((_, i) => i % 2 === 0).map((line) => Object.assign(new Marker({}), { journalLine: line }));
+  const kept = seen.filter((_, i) => i % 2 === 0).map(({ line }) => Object.assign(new Marker({}), { journalLine: line }));
   const fresh = Array.from({ length: 50 }, (_, i) => new Marker({ fresh: i }));
   const before = await Promise.all(kept.map((m) => reopened.readLine(m.journalLine!)));
   const racing = reopened.readLine(kept[7]!.journalLine!); // Started before the swap, on the old file.
   await reopened.compact(() => [...kept.slice(0, 50), ...fresh, ...kept.slice(50)]);
   assert.deepEqual(await racing, before[7]);
   for (const [i, marker] of kept.entries()) assert.deepEqual(await reopened.readLine(marker.journalLine!), before[i], `kept ${i}`);
-  for (const marker of fresh) assert.deepEqual(JSON.parse(new TextDecoder().decode(await reopened.readLine(marker.journalLine!))), marker.payload);
+  for (const marker of fresh) assert.deepEqual(parse(await reopened.readLine(marker.journalLine!)), marker.payload);
   assert.equal(reopened.recordCount, 150);
   await reopened.close();
   // And the file reads back as exactly those records, in that order.
-  const records: unknown[] = [];
-  const again = await openJournal(dir, { decode: (json) => (records.push(JSON.parse(new TextDecoder().decode(json))), null) });
-  await again.load();
+  const records = await recordsIn(dir);
   assert.equal(records.length, 150);
   assert.deepEqual(records[50], { fresh: 0 });
   assert.deepEqual(records[0], { n: 0, pad: "x".repeat(3000) });
   assert.deepEqual(records[149], { n: 198, pad: "x".repeat(3000) });
-  await again.close();
 });
 
 test("journal: a compaction file left by a crashed compaction is not glued to the next one", async () => {
@@ -97,13 +106,9 @@ test("journal: a compaction file left by a crashed compaction is not glued to th
   writeFileSync(join(dir, "journal.jsonl.compact"), "0000000a {\"half\":"); // A crash mid-write.
   const markers = Array.from({ length: 5 }, (_, i) => new Marker({ kept: i }));
   await journal.compact(() => markers);
-  for (const marker of markers) assert.deepEqual(JSON.parse(new TextDecoder().decode(await journal.readLine(marker.journalLine!))), marker.payload);
+  for (const marker of markers) assert.deepEqual(parse(await journal.readLine(marker.journalLine!)), marker.payload);
   await journal.close();
-  const records: unknown[] = [];
-  const again = await openJournal(dir, { decode: (json) => (records.push(JSON.parse(new TextDecoder().decode(json))), null) });
-  await again.load();
-  assert.deepEqual(records, markers.map((m) => m.payload));
-  await again.close();
+  assert.deepEqual(await recordsIn(dir), markers.map((m) => m.payload));
 });
 
 test("journal: close() waits for a compaction in progress, which completes", async () => {
@@ -111,19 +116,13 @@ test("journal: close() waits for a compaction in progress, which completes", asy
   const journal = await openJournal(dir);
   for (let i = 0; i < 300; i++) await journal.append({ n: i, pad: "y".repeat(5000) });
   await journal.close();
-  const lines: LineLocation[] = [];
-  const reopened = await openJournal(dir, { decode: (_json, line) => (lines.push(line), null) });
-  await reopened.load();
-  const markers = lines.map((line) => Object.assign(new Marker({}), { journalLine: line }));
+  const { journal: reopened, seen } = await openSeeing(dir);
+  const markers = seen.map(({ line }) => Object.assign(new Marker({}), { journalLine: line }));
   const compaction = reopened.compact(() => markers);
   await reopened.close();
   await compaction;
   assert.throws(() => readFileSync(join(dir, "journal.jsonl.compact")), /ENOENT/);
-  const count: unknown[] = [];
-  const again = await openJournal(dir, { decode: (json) => (count.push(json.length), null) });
-  await again.load();
-  assert.equal(count.length, 300);
-  await again.close();
+  assert.equal((await recordsIn(dir)).length, 300);
 });
 
 test("store: finished tasks load without their bodies; read() brings one back; compaction and restarts keep them intact", async () => {
