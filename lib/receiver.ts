@@ -97,7 +97,6 @@ export class WebhookReceiver {
   #processing = new Set<Promise<void>>();
   /** Ids whose `event` record is being journaled; settles (never rejects) when that ends. */
   #accepting = new Map<string, Promise<void>>();
-  #compacting: Promise<unknown> | undefined;
   #closed = false;
 
   /** Use {@linkcode WebhookReceiver.open}. */
@@ -183,10 +182,9 @@ export class WebhookReceiver {
   #maybeCompact(): void {
     const live = this.#events.size + this.#results.size;
     const { compactionMinRecords = 10_000 } = this.#options;
-    if (this.#compacting || this.#journal.recordCount <= Math.max(compactionMinRecords, live * COMPACTION_FACTOR)) return;
-    this.#compacting = this.#journal.compact(() => this.#snapshot())
-      .catch((error: Error) => this.#log(`compaction failed: ${error.message}`))
-      .finally(() => (this.#compacting = undefined));
+    if (this.#journal.recordCount <= Math.max(compactionMinRecords, live * COMPACTION_FACTOR)) return;
+    // The journal runs one compaction at a time and returns at once while one is under way.
+    this.#journal.compact(() => this.#snapshot()).catch((error: Error) => this.#log(`compaction failed: ${error.message}`));
   }
 
   *#snapshot(): Generator<Record<string, unknown>> {
