@@ -24,7 +24,7 @@ import type { TaskHandler } from "./runner.ts";
 import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
 import { TaskStore } from "./task_store.ts";
 import type { StoredTask, TaskChange } from "./task_store.ts";
-import type { AgentCard, AgentSkill, ListTasksParams, ListTasksResult, SendMessageParams, StreamResponse, Task, TaskPushNotificationConfig } from "./types.ts";
+import type { AgentCard, AgentSkill, ListTasksParams, Part, ListTasksResult, SendMessageParams, StreamResponse, Task, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
 
 /** Options of {@linkcode Agent.open}. */
@@ -34,9 +34,13 @@ export interface AgentOptions {
   /** Where the journal lives. */
   dataDir: string;
   /** Card fields: name, description, version, skills... */
-  card?: Partial<Pick<AgentCard, "name" | "description" | "version" | "provider" | "documentationUrl">> & { skills?: AgentSkill[] };
-  /** The card returned by `GetExtendedAgentCard`; without it that method answers -32007. */
-  extendedCard?: AgentCard;
+  card?: Partial<Pick<AgentCard, "name" | "description" | "version" | "provider" | "documentationUrl" | "defaultInputModes" | "defaultOutputModes">> & { skills?: AgentSkill[] };
+  /**
+   * The card `GetExtendedAgentCard` returns; giving one declares `capabilities.extendedAgentCard`.
+   * A function may return undefined when it has none to give (-32007). Without it the method is
+   * unsupported (-32004).
+   */
+  extendedCard?: AgentCard | (() => AgentCard | undefined);
   /** Handlers running at once. @default 32 */
   concurrency?: number;
   /** fsync each journal batch. @default true */
@@ -100,6 +104,8 @@ export interface TaskStream extends AsyncIterable<StreamResponse> {
 }
 
 const DEFAULT_PAGE_SIZE = 50;
+/** What the agent takes by default: text, and JSON `data` parts. */
+const DEFAULT_INPUT_MODES = ["text/plain", "application/json"];
 
 /**
  * An A2A agent whose tasks are journaled and run in the background.
@@ -225,8 +231,8 @@ export class Agent {
         { url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "0.3" },
       ],
       capabilities: { streaming: true, pushNotifications: this.outbox !== undefined, extendedAgentCard: this.#options.extendedCard !== undefined },
-      defaultInputModes: ["text/plain", "application/json"],
-      defaultOutputModes: ["text/plain"],
+      defaultInputModes: card.defaultInputModes ?? DEFAULT_INPUT_MODES,
+      defaultOutputModes: card.defaultOutputModes ?? ["text/plain"],
       skills: card.skills ?? [],
       ...(card.provider ? { provider: card.provider } : {}),
       ...(card.documentationUrl ? { documentationUrl: card.documentationUrl } : {}),
@@ -237,13 +243,16 @@ export class Agent {
    * `GetExtendedAgentCard`.
    *
    * @returns The configured extended card.
-   * @throws {A2AError} -32007 when none is configured.
+   * @throws {A2AError} -32004 when the card does not declare one; -32007 when it does but none is there.
    */
   extendedCard(): AgentCard {
-    if (!this.#options.extendedCard) {
-      throw new A2AError(ERROR_CODES.EXTENDED_AGENT_CARD_NOT_CONFIGURED, "This agent has no extended agent card");
+    const { extendedCard } = this.#options;
+    if (extendedCard === undefined) {
+      throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, "This agent's card does not declare an extended agent card");
     }
-    return this.#options.extendedCard;
+    const card = typeof extendedCard === "function" ? extendedCard() : extendedCard;
+    if (!card) throw new A2AError(ERROR_CODES.EXTENDED_AGENT_CARD_NOT_CONFIGURED, "This agent has no extended agent card to give");
+    return card;
   }
 
   /**
@@ -297,6 +306,7 @@ export class Agent {
   /** Journals a new task, or the message continuing one, and hands it to the runner. */
   async #accept(params: SendMessageParams, newTaskId: string = randomUUID()): Promise<StoredTask> {
     const { message } = params;
+    this.#checkMediaTypes(message.parts);
     const timestamp = new Date().toISOString();
     const inline = params.configuration?.taskPushNotificationConfig;
     const pushConfigs: StoredPushConfig[] = [];
@@ -476,6 +486,20 @@ export class Agent {
     return this.signingKeys.current.kid;
   }
 
+  /** Refuses (-32005) a part whose `mediaType` neither the card nor any skill accepts. */
+  #checkMediaTypes(parts: Part[]): void {
+    const card = this.#options.card ?? {};
+    const accepted = [...(card.defaultInputModes ?? DEFAULT_INPUT_MODES), ...(card.skills ?? []).flatMap((skill) => skill.inputModes ?? [])];
+    parts.forEach((part, index) => {
+      if (part.mediaType === undefined || accepted.some((mode) => mediaTypeMatches(mode, part.mediaType!))) return;
+      throw new A2AError(
+        ERROR_CODES.CONTENT_TYPE_NOT_SUPPORTED,
+        `Content type ${part.mediaType} of message.parts[${index}] is not accepted; this agent accepts ${accepted.join(", ")}`,
+        { field: `message.parts[${index}].mediaType`, mediaType: part.mediaType, accepted: accepted.join(",") },
+      );
+    });
+  }
+
   #outbox(): Outbox {
     if (!this.outbox) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not send push notifications");
     return this.outbox;
@@ -564,6 +588,14 @@ export function viewTask(task: Task, options: { historyLength?: number; includeA
   }
   if (task.metadata) view.metadata = task.metadata;
   return copy ? structuredClone(view) : view;
+}
+
+/** Whether `mediaType` falls under `mode` (`text/plain`, a type wildcard such as `image/` plus star, or star/star); parameters are ignored. */
+function mediaTypeMatches(mode: string, mediaType: string): boolean {
+  const bare = (value: string) => value.split(";")[0]!.trim().toLowerCase();
+  const [wantType, wantSub] = bare(mode).split("/");
+  const [type, sub] = bare(mediaType).split("/");
+  return (wantType === "*" || wantType === type) && (wantSub === "*" || wantSub === sub);
 }
 
 function compareNewestFirst(a: { id: string; timestamp: string }, b: { id: string; timestamp: string }): number {

@@ -81,7 +81,8 @@ export class A2AClient {
   static async fromCardUrl(baseUrl: string, options: A2AClientOptions = {}): Promise<A2AClient & { card: AgentCard }> {
     const fetchFn = options.fetch ?? globalThis.fetch;
     const url = new URL("/.well-known/agent-card.json", baseUrl);
-    const response = await fetchFn(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+    // The version header asks for the v1.0 card (without the v0.3 compatibility keys).
+    const response = await fetchFn(url, { headers: { "A2A-Version": "1.0", ...options.headers }, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
     if (!response.ok) throw new Error(`Cannot read agent card at ${url}: HTTP ${response.status}`);
     const card = (await response.json()) as AgentCard;
     // The card lists interfaces in the agent's order of preference: take the first this client speaks.
@@ -160,7 +161,7 @@ export class A2AClient {
   async call(method: string, params: unknown): Promise<unknown> {
     if (this.binding === "HTTP+JSON") {
       const response = await this.#send(toHttpRequest(method, params), AbortSignal.timeout(this.#timeoutMs));
-      const body = await readJson(response);
+      const body = await readJson(response, { emptyOk: response.ok });
       if (!response.ok) throw errorFromHttp(response.status, body);
       return body;
     }
@@ -220,8 +221,10 @@ export class A2AClient {
   }
 }
 
-async function readJson(response: Response): Promise<unknown> {
+/** The answer's JSON; with `emptyOk`, an empty body (a 204 to a DELETE, as some servers send) is `{}`. */
+async function readJson(response: Response, options: { emptyOk?: boolean } = {}): Promise<unknown> {
   const text = await response.text();
+  if (options.emptyOk && text.trim() === "") return {};
   try {
     return JSON.parse(text);
   } catch {

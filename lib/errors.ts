@@ -45,6 +45,14 @@ const REASONS: Record<number, string> = {
   [-32009]: "VERSION_NOT_SUPPORTED",
 };
 
+/** One wrong field of a request, as `google.rpc.BadRequest.FieldViolation`. */
+export interface FieldViolation {
+  /** The dotted path, e.g. `message.parts[0]`. */
+  field: string;
+  /** What is wrong with it. */
+  description: string;
+}
+
 /**
  * An error the A2A protocol defines: it travels to the client as a JSON-RPC error object.
  *
@@ -61,21 +69,25 @@ export class A2AError extends Error {
   readonly code: ErrorCode;
   /** Details for the client (field names, ids); never secrets. */
   readonly details: Record<string, string> | undefined;
+  /** The fields a request got wrong, sent as a `google.rpc.BadRequest` (A2A v1.0.1 §9.5). */
+  readonly fieldViolations: FieldViolation[] | undefined;
 
   /**
    * @param code The JSON-RPC error number.
    * @param message A sentence for a human, naming the offending field or id.
    * @param details Extra key/values for `ErrorInfo.metadata`.
-   * @param options `cause`, kept for logs, never sent.
+   * @param options `cause`, kept for logs, never sent; `fieldViolations`, sent.
    */
-  constructor(code: ErrorCode, message: string, details?: Record<string, string>, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, string>, options?: ErrorOptions & { fieldViolations?: FieldViolation[] }) {
     super(message, options);
     this.code = code;
     this.details = details;
+    this.fieldViolations = options?.fieldViolations;
   }
 
   /**
-   * The error as a JSON-RPC `error` member, with the A2A `ErrorInfo` in `data`.
+   * The error as a JSON-RPC `error` member: the A2A `ErrorInfo` in `data`, then a
+   * `google.rpc.BadRequest` when fields were wrong.
    *
    * @returns `{code, message, data}`.
    */
@@ -86,7 +98,9 @@ export class A2AError extends Error {
       domain: "a2a-protocol.org",
     };
     if (this.details) info.metadata = this.details;
-    return { code: this.code, message: this.message, data: [info] };
+    const data: unknown[] = [info];
+    if (this.fieldViolations?.length) data.push({ "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: this.fieldViolations });
+    return { code: this.code, message: this.message, data };
   }
 }
 
@@ -98,7 +112,7 @@ export class A2AError extends Error {
  * @returns An {@linkcode A2AError} with code -32602 naming the field.
  */
 export function invalidParams(field: string, problem: string): A2AError {
-  return new A2AError(ERROR_CODES.INVALID_PARAMS, `Invalid params: ${field} ${problem}`, { field });
+  return new A2AError(ERROR_CODES.INVALID_PARAMS, `Invalid params: ${field} ${problem}`, { field }, { fieldViolations: [{ field, description: problem }] });
 }
 
 /**

@@ -20,7 +20,7 @@
 import { randomUUID } from "node:crypto";
 import { clearTimeout, setTimeout } from "node:timers";
 import { DEFAULT_RETRY_SCHEDULE_MS, nextDelayMs } from "./backoff.ts";
-import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
+import { A2AError, ERROR_CODES } from "./errors.ts";
 import { MinHeap } from "./heap.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { redactPushConfig } from "./push_config.ts";
@@ -534,12 +534,12 @@ export class Outbox {
    *
    * @param ref `{taskId, id}`.
    * @returns The config, without credentials.
-   * @throws {A2AError} -32001 unknown task; -32602 unknown config id.
+   * @throws {A2AError} -32001 for an unknown task or a config id the task does not have (A2A §3.1.8).
    */
   getConfig(ref: { taskId: string; id: string }): TaskPushNotificationConfig {
     this.#requireTask(ref.taskId);
     const config = this.#configs.get(ref.taskId)?.get(ref.id);
-    if (!config) throw invalidParams("id", `names no push notification config of task ${ref.taskId}`);
+    if (!config) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${ref.taskId} has no push notification config ${ref.id}`, { taskId: ref.taskId, configId: ref.id });
     return redactPushConfig(config);
   }
 

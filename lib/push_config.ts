@@ -61,8 +61,10 @@ export async function parsePushConfig(
   try {
     await checkWebhookTarget(url, { ...options.ssrf, resolver: options.resolver });
   } catch (error) {
-    if (error instanceof SsrfError) throw invalidParams(`${prefix}url`, `is refused (${error.code}): ${error.message}`);
-    throw error;
+    // A name with no DNS answer yet is common (a receiver still starting, a container network):
+    // accept it. The guard that matters runs at every connect, on the addresses the name has then.
+    if (error instanceof SsrfError && error.code !== "UNRESOLVABLE") throw invalidParams(`${prefix}url`, `is refused (${error.code}): ${error.message}`);
+    if (!(error instanceof SsrfError)) throw error;
   }
   const config: StoredPushConfig = { id, taskId, url };
   const token = string(source, "token", prefix, { maxLength: 4096 });

@@ -50,8 +50,13 @@ export interface ReceiverOptions {
   jwt?: boolean;
   /** The `aud` a JWT must name: this receiver's webhook URL(s). Required when `jwt`. */
   audience?: string[];
-  /** Expected `X-A2A-Notification-Token`. */
+  /** Expected `X-A2A-Notification-Token` (what a push config's `token` makes SDK agents send). */
   token?: string;
+  /**
+   * Expected whole `Authorization` value, e.g. `Bearer abc` (what a push config's `authentication`
+   * makes agents send). Both this and the agent's JWT use that header: set `jwt: false` with it.
+   */
+  authorization?: string;
   /** Largest body accepted. @default 1 MiB */
   maxBodyBytes?: number;
   /** One line per accepted, duplicate or refused webhook. @default console.log */
@@ -119,7 +124,8 @@ export class WebhookReceiver {
   static async open(options: ReceiverOptions): Promise<WebhookReceiver> {
     const jwt = options.jwt !== false;
     if (jwt && !options.audience?.length) throw new RangeError("JWT verification needs the receiver's webhook URL(s) as audience");
-    if (!jwt && !options.secrets?.length && !options.token) throw new RangeError("Configure at least one check: secrets, jwt or token");
+    if (jwt && options.authorization !== undefined) throw new RangeError("authorization and the agent's JWT both use the Authorization header: turn jwt off to check authorization");
+    if (!jwt && !options.secrets?.length && !options.token && !options.authorization) throw new RangeError("Configure at least one check: secrets, jwt, token or authorization");
     const journal = await openJournal(options.dataDir, { fileName: "receiver.jsonl", warn: options.log });
     const receiver = new WebhookReceiver(journal, options);
     for (const record of (await journal.load()) as Array<Record<string, unknown>>) receiver.#apply(record);
@@ -144,6 +150,7 @@ export class WebhookReceiver {
     if (this.#options.secrets?.length) checks.push("Standard Webhooks signature");
     if (this.#jwks) checks.push(`JWT against ${this.#options.agentUrl.replace(/\/$/, "")}/.well-known/jwks.json`);
     if (this.#options.token) checks.push("X-A2A-Notification-Token");
+    if (this.#options.authorization) checks.push("Authorization");
     return checks;
   }
 
@@ -243,6 +250,7 @@ export class WebhookReceiver {
         jwks: this.#jwks,
         audience: this.#options.audience,
         token: this.#options.token,
+        authorization: this.#options.authorization,
         now: this.#options.now,
       }));
       event = describeEvent(webhookId, body, this.#options.now?.() ?? Date.now());
@@ -326,6 +334,14 @@ export class WebhookReceiver {
   }
 }
 
+/** The bare bodies' `kind` (v0.3 spelling; a Task without one is a v1.0 Task) as a StreamResponse member. */
+const BARE_KINDS = new Map<unknown, ReceivedEvent["kind"]>([
+  ["task", "task"],
+  ["status-update", "statusUpdate"],
+  ["artifact-update", "artifactUpdate"],
+  ["message", "message"],
+]);
+
 /**
  * Reads what an accepted webhook carries.
  *
@@ -342,12 +358,15 @@ export function describeEvent(webhookId: string, body: Buffer, now: number): Rec
   } catch {
     throw new WebhookVerificationError("MALFORMED", "Body is not JSON");
   }
-  // a2a-push sends v1.0 StreamResponse bodies; a v0.3 body is the bare Task with kind "task".
-  const kind = (["task", "statusUpdate", "artifactUpdate", "message"] as const).find((k) => parsed?.[k] && typeof parsed[k] === "object");
-  const inner = kind ? parsed[kind] : parsed?.kind === "task" ? parsed : undefined;
+  // v1.0 senders post a StreamResponse (`{"statusUpdate": {...}}`); some post the bare Task; v0.3
+  // senders post bare objects told apart by `kind` ("task", "status-update", "artifact-update").
+  const wrapped = (["task", "statusUpdate", "artifactUpdate", "message"] as const).find((k) => parsed?.[k] && typeof parsed[k] === "object");
+  const bare = typeof parsed === "object" && parsed !== null ? BARE_KINDS.get(parsed.kind ?? (parsed.id && parsed.status ? "task" : "")) : undefined;
+  const kind = wrapped ?? bare;
+  const inner = wrapped ? parsed[wrapped] : bare ? parsed : undefined;
   const taskId = inner?.taskId ?? inner?.id;
-  if (!inner || typeof taskId !== "string") throw new WebhookVerificationError("MALFORMED", "Body is not an A2A StreamResponse");
-  const event: ReceivedEvent = { webhookId, taskId, kind: kind ?? "task", receivedAt: new Date(now).toISOString(), duplicates: 0 };
+  if (!kind || typeof taskId !== "string") throw new WebhookVerificationError("MALFORMED", "Body is not an A2A StreamResponse, Task or update event");
+  const event: ReceivedEvent = { webhookId, taskId, kind, receivedAt: new Date(now).toISOString(), duplicates: 0 };
   const status = inner.status;
   // v0.3 bodies spell states "completed", "input-required"...: record them as v1.0 names.
   if (status && typeof status.state === "string") {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +16,7 @@ import { setInterval } from "node:timers";
 import { pushRoutes } from "./admin.ts";
 import type { Route } from "./admin.ts";
 import type { Agent, TaskStream } from "./agent.ts";
+import type { AgentCard } from "./types.ts";
 import { A2AError, ERROR_CODES } from "./errors.ts";
 import { httpJsonRoutes } from "./http_json.ts";
 import { formatSseData } from "./sse.ts";
@@ -84,11 +86,7 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
       const path = new URL(req.url ?? "/", "http://x").pathname;
       const body = () => readBody(req, maxBodyBytes);
       for (const route of allRoutes) if (await route(req, res, body)) return;
-      if (path === "/.well-known/agent-card.json") {
-        if (req.method !== "GET") return sendStatus(res, 405, "Use GET for the agent card", "GET");
-        // One card for both versions: v0.3 clients read `url`, v1.0 clients `supportedInterfaces`.
-        return sendJson(res, 200, toV03Card(agent.card(baseUrl(req))));
-      }
+      if (path === "/.well-known/agent-card.json") return sendCard(req, res, agent.card(baseUrl(req)));
       if (path !== "/") return sendStatus(res, 404, `No route for ${path}`);
       if (req.method !== "POST") return sendStatus(res, 405, "Use POST for JSON-RPC requests", "POST");
       const type = (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
@@ -112,6 +110,30 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
   server.requestTimeout = 30_000;
   server.maxConnections = options.maxConnections ?? 1024;
   return server;
+}
+
+/** How long clients may cache the card (A2A §8.6 asks for `max-age` and an `ETag`). */
+const CARD_MAX_AGE_SECONDS = 300;
+
+/**
+ * The card, in the shape the caller's protocol version reads. A v1.0 client says `A2A-Version:
+ * 1.0` (header or query parameter, §3.6.1) and gets the v1.0 card alone, which passes a strict
+ * v1.0 schema; a request without a version is a v0.3 client's (§3.6.2), and its card also carries
+ * the v0.3 keys (`url`, `protocolVersion`, `preferredTransport`, `additionalInterfaces`), which
+ * v1.0 readers ignore. `HEAD` and `If-None-Match` are answered from the same `ETag`.
+ */
+function sendCard(req: IncomingMessage, res: ServerResponse, card: AgentCard): void {
+  if (req.method !== "GET" && req.method !== "HEAD") return sendStatus(res, 405, "Use GET for the agent card", "GET, HEAD");
+  const version = String(req.headers["a2a-version"] ?? new URL(req.url ?? "/", "http://x").searchParams.get("A2A-Version") ?? "").trim();
+  const body = JSON.stringify(/^1(\.|$)/.test(version) ? card : toV03Card(card));
+  const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+  res.setHeader("Cache-Control", `public, max-age=${CARD_MAX_AGE_SECONDS}`);
+  res.setHeader("ETag", etag);
+  res.setHeader("Vary", "A2A-Version");
+  const cached = req.headers["if-none-match"]?.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+  if (cached) return void res.writeHead(304).end();
+  res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(req.method === "HEAD" ? undefined : body);
 }
 
 class HttpError extends Error {

@@ -1,9 +1,11 @@
 /**
  * The receiver's side: checks that a webhook came from the agent before anyone parses its body.
  * Three checks, any mix: Standard Webhooks HMAC signatures, an ES256 JWT in `Authorization`
- * checked against the agent's JWKS, and a shared token header. It needs only `node:crypto` and
- * `errors.ts` (not `signing.ts`), so a receiver can copy the two files. Deduplicating on
- * `webhook-id` is left to the caller, which owns the storage.
+ * checked against the agent's JWKS, and a shared token (`X-A2A-Notification-Token`, or a whole
+ * `Authorization` value), which is all that agents built on the official SDKs send. It needs only
+ * `node:crypto` and `errors.ts` (not `signing.ts`), so a receiver can copy the two files.
+ * Deduplicating (on `webhook-id`, or on the body's hash when a sender gives no id) is left to the
+ * caller, which owns the storage.
  *
  * @module
  */
@@ -300,28 +302,33 @@ export function checkNotificationToken(
 }
 
 /**
- * The one call a receiver makes: requires `webhook-id` and a `webhook-timestamp` within
- * {@linkcode WEBHOOK_TOLERANCE_SECONDS} (replay protection, whatever else is configured), then runs
- * every configured check: `secrets` → Standard Webhooks; `token`/`authorization` →
- * {@linkcode checkNotificationToken}; `jwks` → the `Authorization: Bearer <jwt>` header, with
- * `jti` bound to `webhook-id`. `jwks` and `authorization` cannot both be set, since both claim the
- * one `Authorization` header; pick one. An empty `secrets` list counts as not configured.
+ * The one call a receiver makes: runs every configured check and says what to deduplicate on.
+ * `secrets` → Standard Webhooks; `token`/`authorization` → {@linkcode checkNotificationToken};
+ * `jwks` → the `Authorization: Bearer <jwt>` header, with `jti` bound to `webhook-id`. `jwks` and
+ * `authorization` cannot both be set, since both claim the one `Authorization` header; pick one.
+ * An empty `secrets` list counts as not configured.
+ *
+ * `webhook-id` and `webhook-timestamp` (within {@linkcode WEBHOOK_TOLERANCE_SECONDS}, replay
+ * protection) are required with `secrets` or `jwks`, and whenever either header is sent. Senders
+ * that only authenticate (the official A2A SDKs send `X-A2A-Notification-Token` or
+ * `Authorization` and nothing else) pass with `token`/`authorization` alone: their event id is
+ * then derived from the body (`sha256_<base64url>`), so a re-sent identical POST is a duplicate.
  *
  * @param request The headers (lower-case names) and the exact body bytes.
  * @param options The checks to run; `audience` is required with `jwks`; `now` in ms
  * (@default Date.now).
- * @returns The `webhook-id`, the timestamp, and the checks that passed, in the order run:
- * `"standard-webhooks"`, `"token"`, `"jwt"`.
+ * @returns `webhookId`: the id to deduplicate on (the header, or the body's hash when the sender
+ * sent none, then `derivedId` is true); the timestamp when sent; the checks that passed, in the
+ * order run: `"standard-webhooks"`, `"token"`, `"jwt"`.
  * @throws {WebhookVerificationError} `NO_VERIFIER` when no check is configured (never accept
  * unverified), or the code of the first check that fails.
  * @throws {RangeError} If `jwks` comes without `audience` or with `authorization`.
- * @example Verify with a token
+ * @example Verify a webhook from an SDK agent that sends only its token
  * ```ts
  * import { verifyWebhook } from "./verify.ts";
- * const headers = { "webhook-id": "msg_1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
- *   "x-a2a-notification-token": "s3cret" };
+ * const headers = { "x-a2a-notification-token": "s3cret" };
  * const result = await verifyWebhook({ headers, body: "{}" }, { token: "s3cret" });
- * console.log(result.verifiedBy); // ["token"]
+ * console.log(result.verifiedBy, result.derivedId); // ["token"] true
  * ```
  */
 export async function verifyWebhook(
@@ -330,7 +337,7 @@ export async function verifyWebhook(
     secrets?: Array<string | Buffer>; jwks?: KeyResolver; audience?: string | string[]; issuer?: string;
     token?: string; authorization?: string; now?: () => number;
   },
-): Promise<{ webhookId: string; timestamp: number; verifiedBy: string[] }> {
+): Promise<{ webhookId: string; derivedId: boolean; timestamp: number | undefined; verifiedBy: string[] }> {
   const { headers, body } = request;
   const { secrets = [], jwks, audience, issuer, token, authorization, now = Date.now } = options;
   if (jwks && authorization !== undefined) {
@@ -341,8 +348,14 @@ export async function verifyWebhook(
   if (secrets.length === 0 && !jwks && !checkToken) {
     throw refuse("NO_VERIFIER", "no secrets, JWKS or token configured; refusing to accept unverified webhooks");
   }
-  const [webhookId, timestampText] = requireHeaders(headers, ["webhook-id", "webhook-timestamp"]);
-  const timestamp = checkTimestamp(webhookId, timestampText, now());
+  const sentId = headerValue(headers, "webhook-id") !== undefined || headerValue(headers, "webhook-timestamp") !== undefined;
+  let webhookId: string | undefined;
+  let timestamp: number | undefined;
+  if (sentId || secrets.length > 0 || jwks) {
+    const [id, timestampText] = requireHeaders(headers, ["webhook-id", "webhook-timestamp"]);
+    webhookId = id;
+    timestamp = checkTimestamp(id, timestampText, now());
+  }
   const verifiedBy: string[] = [];
   if (secrets.length > 0) {
     verifyStandardWebhook(headers, body, secrets, { now });
@@ -359,7 +372,8 @@ export async function verifyWebhook(
     await verifyWebhookJwt(match[1], body, { jwks, audience, issuer, webhookId, now });
     verifiedBy.push("jwt");
   }
-  return { webhookId, timestamp, verifiedBy };
+  if (webhookId !== undefined) return { webhookId, derivedId: false, timestamp, verifiedBy };
+  return { webhookId: `sha256_${createHash("sha256").update(body).digest("base64url")}`, derivedId: true, timestamp, verifiedBy };
 }
 
 function refuse(code: string, problem: string): WebhookVerificationError {

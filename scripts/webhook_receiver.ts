@@ -1,9 +1,12 @@
 /**
- * The demo webhook receiver: verifies a2a-push webhooks, deduplicates them on `webhook-id` (in its
- * own journal, so also across its restarts), acknowledges, then fetches finished tasks' results.
+ * The demo webhook receiver: verifies webhooks (a2a-push's signed ones, or any A2A agent's that
+ * carry the token or credentials you gave it), deduplicates them on `webhook-id` or, when the
+ * sender gives none, on the body's hash (in its own journal, so also across its restarts),
+ * acknowledges, then fetches finished tasks' results from the agent with GetTask.
  *
  *   npx tsx scripts/webhook_receiver.ts [--port 9000] [--host 127.0.0.1] [--data-dir .data/receiver]
- *       [--agent-url http://127.0.0.1:8001] [--secret whsec_...] [--token T] [--audience URL] [--no-jwt]
+ *       [--agent-url http://127.0.0.1:8001] [--secret whsec_...] [--token T] [--authorization "Bearer X"]
+ *       [--audience URL] [--no-jwt]
  *
  * `GET /events` lists accepted events; `GET /tasks/<id>` shows a fetched result.
  */
@@ -22,6 +25,7 @@ async function main(): Promise<void> {
       "agent-url": { type: "string", default: process.env.A2A_AGENT_URL ?? "http://127.0.0.1:8001" },
       secret: { type: "string", default: process.env.A2A_WEBHOOK_SECRET },
       token: { type: "string", default: process.env.A2A_NOTIFICATION_TOKEN },
+      authorization: { type: "string", default: process.env.A2A_NOTIFICATION_AUTHORIZATION },
       audience: { type: "string", default: process.env.A2A_WEBHOOK_AUDIENCE },
       "no-jwt": { type: "boolean", default: process.env.A2A_NO_JWT === "1" },
     },
@@ -39,6 +43,7 @@ async function main(): Promise<void> {
     // The real audience needs the port, known only after listen when --port 0: filled in below.
     audience: audience ?? ["pending"],
     token: values.token,
+    authorization: values.authorization,
   });
 
   // 3. Serve.
@@ -51,8 +56,8 @@ async function main(): Promise<void> {
     if (values.host === "127.0.0.1") audience.push(`http://localhost:${actualPort}/webhook`);
     receiver.setAudience(audience);
   }
-  if (receiver.checks.length === 1 && values.token) {
-    console.warn("WARNING: webhooks are only token-authenticated (X-A2A-Notification-Token): anyone who learns the token can forge them.");
+  if (!receiver.checks.some((check) => check.startsWith("JWT") || check.startsWith("Standard"))) {
+    console.warn("WARNING: webhooks are only token-authenticated: anyone who learns the token can forge them, and nothing stops a replay but deduplication.");
   }
   console.log(`checks: ${receiver.checks.join(" + ")}`);
   console.log(`listening on http://${shownHost}:${actualPort}`);

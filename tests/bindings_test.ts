@@ -333,7 +333,7 @@ test("v0.3 resubscribe, list and errors keep v0.3 shapes", async () => {
     assert.equal((await call("tasks/resubscribe", { id: waiting.id })).error.code, -32004);
     assert.equal((await call("tasks/pushNotificationConfig/set", { taskId: waiting.id, pushNotificationConfig: { url: "https://example.com" } })).error.code, -32003);
     assert.equal((await call("tasks/pushNotificationConfig/list", { id: waiting.id })).error.code, -32003);
-    assert.equal((await call("agent/getAuthenticatedExtendedCard", {})).error.code, -32007);
+    assert.equal((await call("agent/getAuthenticatedExtendedCard", {})).error.code, -32004);
     assert.match((await call("message/send", { message: { kind: "message", messageId: "x", role: "robot", parts: [] } })).error.message, /message\.role must be "user" or "agent"/);
   } finally {
     await t.close();

@@ -66,7 +66,7 @@ test("HTTP+JSON errors carry the status of the spec's §5.4 table and a google.r
     ["a message to a finished task", () => post("/message:send", { message: { ...userMessage({}), taskId: done.id } }), 400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"],
     ["a subscription to a finished task", () => http(`${t.url}/tasks/${done.id}:subscribe`), 400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"],
     ["push configs when push is off", () => http(`${t.url}/tasks/${done.id}/pushNotificationConfigs`), 400, "FAILED_PRECONDITION", "PUSH_NOTIFICATION_NOT_SUPPORTED"],
-    ["no extended card", () => http(`${t.url}/extendedAgentCard`), 400, "FAILED_PRECONDITION", "EXTENDED_AGENT_CARD_NOT_CONFIGURED"],
+    ["an extended card the card does not declare", () => http(`${t.url}/extendedAgentCard`), 400, "FAILED_PRECONDITION", "UNSUPPORTED_OPERATION"],
     ["a message without parts", () => post("/message:send", { message: { messageId: "m", role: "ROLE_USER", parts: [] } }), 400, "INVALID_ARGUMENT", "INVALID_PARAMS"],
     ["invalid JSON", () => post("/message:send", "{nope"), 400, "INVALID_ARGUMENT", "PARSE_ERROR"],
     ["a page size that is not a number", () => http(`${t.url}/tasks?pageSize=lots`), 400, "INVALID_ARGUMENT", "INVALID_PARAMS"],

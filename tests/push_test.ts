@@ -78,7 +78,7 @@ test("410 Gone ends the config and its pending deliveries", async () => {
     const { task } = await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { id: "c1", url: receiver.url } } });
     await waitFor(() => t.agent.outbox!.pendingCount === 0, { what: "queue dropped" });
     assert.equal(receiver.seen.length, 1);
-    await assert.rejects(t.client.getPushConfig({ taskId: task.id, id: "c1" }), { code: -32602 });
+    await assert.rejects(t.client.getPushConfig({ taskId: task.id, id: "c1" }), { code: -32001 });
     assert.deepEqual((await t.client.listPushConfigs({ taskId: task.id })).configs, []);
   } finally {
     await t.close();

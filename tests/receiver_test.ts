@@ -225,3 +225,83 @@ test("a v0.3 webhook body (the whole Task, lowercase state) is recorded with the
     await agent.close();
   }
 });
+
+/** What an agent built on the official SDKs posts: the body, and only the token or credentials. */
+function sdkStylePost(url: string, body: unknown, headers: Record<string, string>) {
+  return post(url, { headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+}
+
+test("the receiver takes webhooks from any A2A agent: token only, Authorization only, or both; no webhook-id needed", async () => {
+  const agent = await startAgent({ handler: () => {} });
+  const { task } = await agent.client.sendMessage({ message: userMessage({}) });
+  const update = (state: string) => ({ statusUpdate: { taskId: task.id, contextId: task.contextId, status: { state, timestamp: new Date().toISOString() } } });
+  const setups: Array<[string, Partial<ReceiverOptions>, Record<string, string>, Record<string, string>]> = [
+    ["token only", { token: "T" }, { "x-a2a-notification-token": "T" }, { "x-a2a-notification-token": "wrong" }],
+    ["Authorization only", { authorization: "Bearer X" }, { authorization: "Bearer X" }, { authorization: "Bearer Y" }],
+    ["both", { token: "T", authorization: "Bearer X" }, { "x-a2a-notification-token": "T", authorization: "bearer X" }, { authorization: "Bearer X" }],
+  ];
+  try {
+    for (const [name, options, good, bad] of setups) {
+      const r = await startReceiver(agent.url, { secrets: [], jwt: false, ...options });
+      try {
+        const working = await sdkStylePost(r.url, update("TASK_STATE_WORKING"), good);
+        assert.equal(working.status, 200, `${name}: ${JSON.stringify(working.body)}`);
+        assert.deepEqual(working.body, { accepted: true }, name);
+        const refused = await sdkStylePost(r.url, update("TASK_STATE_WORKING"), bad);
+        assert.deepEqual([refused.status, refused.body.reason], [401, "BAD_TOKEN"], name);
+        assert.deepEqual([(await sdkStylePost(r.url, update("TASK_STATE_WORKING"), {})).status], [401], `${name}: nothing sent`);
+        // A sender that does send webhook-id must send a fresh timestamp with it, as now.
+        const stale = await sdkStylePost(r.url, update("TASK_STATE_WORKING"), { ...good, "webhook-id": "msg_1", "webhook-timestamp": "1000" });
+        assert.deepEqual([stale.status, stale.body.reason], [401, "STALE_TIMESTAMP"], name);
+        const events = r.receiver.events();
+        assert.equal(events.length, 1, name);
+        assert.match(events[0]!.webhookId, /^sha256_[A-Za-z0-9_-]{43}$/, `${name}: the id is derived from the body`);
+        assert.equal(events[0]!.state, "TASK_STATE_WORKING", name);
+      } finally {
+        await r.close();
+      }
+    }
+  } finally {
+    await agent.close();
+  }
+});
+
+test("without webhook-id, a re-sent identical POST is a duplicate, across a receiver restart; the final task is fetched with GetTask", async () => {
+  const agent = await startAgent({ handler: async (_t, ctx) => void (await ctx.addArtifact({ artifactId: "r", parts: [{ text: "the report" }] })) });
+  const { task } = await agent.client.sendMessage({ message: userMessage({}) });
+  const dataDir = tempDir();
+  const headers = { "x-a2a-notification-token": "T" };
+  // SDK senders post the v1.0 StreamResponse, or the bare Task, or v0.3 objects told apart by `kind`.
+  const bodies = [
+    { task: { id: task.id, contextId: task.contextId, status: { state: "TASK_STATE_SUBMITTED", timestamp: "2026-01-01T00:00:00.000Z" } } },
+    { kind: "status-update", taskId: task.id, contextId: task.contextId, status: { state: "working", timestamp: "2026-01-01T00:00:01.000Z" }, final: false },
+    { kind: "artifact-update", taskId: task.id, contextId: task.contextId, artifact: { artifactId: "r", parts: [{ kind: "text", text: "the report" }] } },
+    { id: task.id, contextId: task.contextId, status: { state: "TASK_STATE_COMPLETED", timestamp: "2026-01-01T00:00:02.000Z" } },
+  ];
+  let r = await startReceiver(agent.url, { secrets: [], jwt: false, token: "T", dataDir });
+  try {
+    for (const body of bodies) assert.deepEqual((await sdkStylePost(r.url, body, headers)).body, { accepted: true });
+    assert.deepEqual((await sdkStylePost(r.url, bodies[1], headers)).body, { duplicate: true });
+    assert.deepEqual(r.receiver.events().map((e) => [e.kind, e.state]), [
+      ["task", "TASK_STATE_SUBMITTED"], ["statusUpdate", "TASK_STATE_WORKING"], ["artifactUpdate", undefined], ["task", "TASK_STATE_COMPLETED"],
+    ]);
+    const fetched = await waitFor(() => r.receiver.result(task.id), { what: "the fetched task" });
+    assert.equal(fetched.artifacts?.[0]?.parts[0]?.text, "the report");
+    await r.close();
+    r = await startReceiver(agent.url, { secrets: [], jwt: false, token: "T", dataDir });
+    for (const body of bodies) assert.deepEqual((await sdkStylePost(r.url, body, headers)).body, { duplicate: true });
+    assert.equal(r.receiver.events().length, 4);
+    assert.deepEqual(r.receiver.events().map((e) => e.duplicates), [1, 2, 1, 1]);
+    // A body that is no A2A object is refused, not stored.
+    const junk = await sdkStylePost(r.url, { kind: "constructor", id: 1 }, headers);
+    assert.deepEqual([junk.status, junk.body.reason], [400, "MALFORMED"]);
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
+test("WebhookReceiver.open() refuses authorization together with the agent's JWT (both use the Authorization header)", async () => {
+  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", audience: ["x"], authorization: "Bearer X" }), RangeError);
+  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false }), /at least one check/);
+});

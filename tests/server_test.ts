@@ -39,7 +39,7 @@ test("bad input gets the spec's answer, the agent keeps serving, and the journal
     ["an unknown task", rpc("GetTask", { id: "nope" }), -32001],
     ["a message to a terminal task", rpc("SendMessage", { message: { ...userMessage({}), taskId: task.id } }), -32004],
     ["a contradicting contextId", rpc("SendMessage", { message: { ...userMessage({}), taskId: task.id, contextId: "other" } }), -32602],
-    ["no extended card", rpc("GetExtendedAgentCard", {}), -32007],
+    ["an extended card the card does not declare", rpc("GetExtendedAgentCard", {}), -32004],
     ["an unsupported A2A-Version", rpc("GetTask", { id: task.id }), -32009, { "A2A-Version": "9.9" }],
   ];
   try {

@@ -267,7 +267,7 @@ describe("verifyWebhook()", () => {
       { headers, body: BODY },
       { secrets: [SECRET], jwks, audience: AUDIENCE, issuer: ISSUER, token: "tok", now: () => NOW_MS },
     );
-    assert.deepEqual(result, { webhookId: "msg_1", timestamp: NOW_S, verifiedBy: ["standard-webhooks", "token", "jwt"] });
+    assert.deepEqual(result, { webhookId: "msg_1", derivedId: false, timestamp: NOW_S, verifiedBy: ["standard-webhooks", "token", "jwt"] });
   });
 
   it("verifyWebhook() applies the timestamp window when only a token is configured", async () => {
@@ -275,6 +275,27 @@ describe("verifyWebhook()", () => {
     await assert.rejects(verifyWebhook({ headers, body: BODY }, { token: "tok", now: () => NOW_MS }), code("STALE_TIMESTAMP"));
     const { "webhook-id": _, ...noId } = headers;
     await assert.rejects(verifyWebhook({ headers: noId, body: BODY }, { token: "tok", now: () => NOW_MS }), code("MISSING_HEADERS"));
+  });
+
+  it("verifyWebhook() accepts a token-only sender without webhook-id, deriving the id from the body", async () => {
+    const headers = { "x-a2a-notification-token": "tok" };
+    const first = await verifyWebhook({ headers, body: BODY }, { token: "tok", now: () => NOW_MS });
+    assert.equal(first.derivedId, true);
+    assert.equal(first.timestamp, undefined);
+    assert.deepEqual(first.verifiedBy, ["token"]);
+    const again = await verifyWebhook({ headers, body: Buffer.from(BODY) }, { token: "tok", now: () => NOW_MS });
+    assert.equal(again.webhookId, first.webhookId, "the same bytes give the same id");
+    const other = await verifyWebhook({ headers, body: `${BODY} ` }, { token: "tok", now: () => NOW_MS });
+    assert.notEqual(other.webhookId, first.webhookId);
+    const authorized = await verifyWebhook({ headers: { authorization: "Bearer abc" }, body: BODY }, { authorization: "Bearer abc" });
+    assert.equal(authorized.webhookId, first.webhookId);
+    await assert.rejects(verifyWebhook({ headers: {}, body: BODY }, { authorization: "Bearer abc" }), code("BAD_TOKEN"));
+  });
+
+  it("verifyWebhook() still requires webhook-id and webhook-timestamp with secrets or a JWKS", async () => {
+    const headers = { "x-a2a-notification-token": "tok", authorization: `Bearer ${token()}` };
+    await assert.rejects(verifyWebhook({ headers, body: BODY }, { secrets: [SECRET], token: "tok", now: () => NOW_MS }), code("MISSING_HEADERS"));
+    await assert.rejects(verifyWebhook({ headers, body: BODY }, { jwks, audience: AUDIENCE, now: () => NOW_MS }), code("MISSING_HEADERS"));
   });
 
   it("verifyWebhook() binds the JWT to webhook-id and needs the Authorization header", async () => {
