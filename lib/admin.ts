@@ -12,7 +12,9 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { jwksDocument } from "./signing.ts";
@@ -97,4 +99,25 @@ function readIds(body: Buffer): string[] | undefined | Error {
   } catch {
     return new Error("Body must be JSON: {\"ids\": [...]} or empty for all");
   }
+}
+
+/**
+ * The admin token kept in the data directory, made on first start (mode 0600).
+ *
+ * @param dataDir The agent's data directory.
+ * @returns The token.
+ * @throws {Error} If the file cannot be read or written.
+ */
+export async function loadAdminToken(dataDir: string): Promise<string> {
+  const path = join(dataDir, "admin_token");
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const token = randomBytes(24).toString("base64url");
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: "wx" }).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EEXIST") throw error;
+  });
+  return (await readFile(path, "utf8")).trim();
 }

@@ -1,114 +1,52 @@
 /**
- * The agent: A2A v1.0 methods over the journal, the task store and the runner. Each method is one
- * function that validates, journals, starts work and replies; none of them waits on the work except
- * where the protocol says so (blocking `SendMessage`, streams). Transport lives in `server.ts`.
+ * The agent: A2A v1.0 methods over the task store, the runner and the push outbox. Each method is
+ * one function that validates, commits to the store, hands what the change owes to the outbox,
+ * starts work and replies; none of them waits on the work except where the protocol says so
+ * (blocking `SendMessage`, streams). Transport lives in `server.ts`; how the parts are wired, and
+ * when webhooks start to go out, is `Agent.open`, in numbered steps.
  *
  * @module
  */
 
-import { randomBytes, randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { loadAdminToken } from "./admin.ts";
+import { buildCard, checkMediaTypes, extendedCardOf } from "./agent_card.ts";
+import { Compactor } from "./compaction.ts";
+import type { AgentOptions } from "./agent_options.ts";
 import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
+import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
 import { openJournal } from "./journal.ts";
-import type { Storage } from "./journal.ts";
+import type { FileJournal } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
-import { parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
+import { createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
 import type { StoredPushConfig } from "./push_config.ts";
+import { TaskRunner } from "./runner.ts";
 import { loadSigningKeys, parseSecrets, rotateSigningKey } from "./signing.ts";
 import type { SigningKeys } from "./signing.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
-import { WebhookSender } from "./webhook_sender.ts";
-import { TaskRunner } from "./runner.ts";
-import type { TaskHandler } from "./runner.ts";
-import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
 import { TaskStore } from "./task_store.ts";
-import type { StoredTask, TaskChange } from "./task_store.ts";
-import type { AgentCard, AgentSkill, ListTasksParams, Part, ListTasksResult, SendMessageParams, StreamResponse, Task, TaskPushNotificationConfig } from "./types.ts";
+import type { StoredTask, TaskChange, TaskRecord } from "./task_store.ts";
+import type { TaskStream } from "./task_stream.ts";
+import { pageOfTasks, viewTask } from "./task_view.ts";
+import type { AgentCard, ListTasksParams, ListTasksResult, SendMessageParams, Task, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
+import { toV03Task } from "./v03.ts";
+import { WebhookSender } from "./webhook_sender.ts";
 
-/** Options of {@linkcode Agent.open}. */
-export interface AgentOptions {
-  /** The agent's work, run in the background for each task. */
-  handler: TaskHandler;
-  /** Where the journal lives. */
-  dataDir: string;
-  /** Card fields: name, description, version, skills... */
-  card?: Partial<Pick<AgentCard, "name" | "description" | "version" | "provider" | "documentationUrl" | "defaultInputModes" | "defaultOutputModes">> & { skills?: AgentSkill[] };
-  /**
-   * The card `GetExtendedAgentCard` returns; giving one declares `capabilities.extendedAgentCard`.
-   * A function may return undefined when it has none to give (-32007). Without it the method is
-   * unsupported (-32004).
-   */
-  extendedCard?: AgentCard | (() => AgentCard | undefined);
-  /** Handlers running at once. @default 32 */
-  concurrency?: number;
-  /** fsync each journal batch. @default true */
-  sync?: boolean;
-  /** Truncate a damaged journal instead of refusing to start. @default false */
-  repair?: boolean;
-  /** Keep terminal tasks this long. @default 7 days */
-  retentionMs?: number;
-  /** Compact when the journal holds this many times the live records. @default 4 */
-  compactionFactor?: number;
-  /** Never compact below this many journal records. @default 10000 */
-  compactionMinRecords?: number;
-  /** Compact once finished tasks' JSON held in memory passes this (their bodies then stay on disk). @default 64 MiB */
-  maxFrozenBytesInMemory?: number;
-  /** Journal to use instead of the file journal in `dataDir` (a shared database, in tests a fake). */
-  storage?: Storage;
-  /** Where warnings go. @default console.warn */
-  warn?: (message: string) => void;
-  /** Push notifications; `false` builds an agent without them (the config methods answer -32003). @default {} */
-  push?: PushOptions | false;
-  /**
-   * The URL clients reach the agent at (the webhook JWT's `iss`). Webhook delivery starts once it
-   * is known: at open when given here, else when `createAgentServer` listens (or call
-   * {@linkcode Agent.startDelivery}), so no webhook goes out with an empty issuer.
-   */
-  publicUrl?: string;
+export type { TaskStream } from "./task_stream.ts";
+export type { AgentOptions, PushOptions } from "./agent_options.ts";
+
+/** What signs webhooks: the keys (rotation swaps them) and the issuer (known once the agent listens). */
+interface Signer {
+  keys: SigningKeys | undefined;
+  issuer: string;
 }
-
-/** Push notification options of {@linkcode AgentOptions}. */
-export interface PushOptions {
-  /** Standard Webhooks secrets, `whsec_...`, comma-separated for rotation. @default none: no `webhook-signature` */
-  secrets?: string;
-  /** Sign each webhook with an ES256 JWT (keys in the data directory, public keys at /.well-known/jwks.json). @default true */
-  jwt?: boolean;
-  /** Delay before each attempt, ms; the length is the number of attempts. @default 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h */
-  schedule?: readonly number[];
-  /** Per-attempt timeout. @default 10000 */
-  timeoutMs?: number;
-  /** SSRF guard: `allowPrivate` opens loopback/private targets, `allowlist` some CIDRs/hosts. @default guard on */
-  ssrf?: SsrfOptions;
-  /** DNS resolver for the SSRF guard (tests inject one). */
-  resolver?: ResolverFunction;
-  /** Attempts in flight at once. @default 256 */
-  maxInFlight?: number;
-  /** Attempts in flight at once per origin (each on its own keep-alive connection). @default 64 */
-  maxInFlightPerOrigin?: number;
-  /** Bearer token of the admin interface (/admin/outbox). @default read or made in `<dataDir>/admin_token` */
-  adminToken?: string;
-  /** One line per delivery attempt. @default none */
-  log?: (line: string) => void;
-  /** Backpressure: a new task waits while its webhook's origin has this many deliveries never attempted. @default 64 */
-  maxFreshPerOrigin?: number;
-  /** The longest a new task waits for that backpressure. @default 5000 */
-  admissionWaitMs?: number;
-}
-
-/** A stream of one task's events, ending after a terminal or interrupted status. */
-export interface TaskStream extends AsyncIterable<StreamResponse> {
-  /** Stops the stream early (the client went away); the task goes on. */
-  close(): void;
-}
-
-const DEFAULT_PAGE_SIZE = 50;
-/** What the agent takes by default: text, and JSON `data` parts. */
-const DEFAULT_INPUT_MODES = ["text/plain", "application/json"];
 
 /**
- * An A2A agent whose tasks are journaled and run in the background.
+ * An A2A agent whose tasks are journaled and run in the background, and whose notifications are
+ * delivered from a durable outbox. Webhooks go out once the agent's URL is known: from `open` when
+ * `publicUrl` is given, else from {@linkcode Agent.startDelivery}, which the script that starts the
+ * server calls once it listens.
  *
  * @example Open an agent and run a task to its end
  * ```ts
@@ -125,87 +63,82 @@ const DEFAULT_INPUT_MODES = ["text/plain", "application/json"];
  * ```
  */
 export class Agent {
-  /** The task store (for the push outbox and tests). */
+  /** The task store. */
   readonly store: TaskStore;
   /** The background runner. */
   readonly runner: TaskRunner;
-  /** The journal. */
-  readonly journal: Storage;
   /** The push outbox, unless push is off. */
   readonly outbox: Outbox | undefined;
-  /** The webhook signing keys, when JWT signing is on (see {@linkcode Agent.rotateSigningKey}). */
-  signingKeys: SigningKeys | undefined;
   /** The admin interface's bearer token, when push is on. */
   readonly adminToken: string | undefined;
-  /** Where clients reach the agent; set by the server at listen unless given. */
-  publicUrl: string;
+  #journal: FileJournal;
   #options: AgentOptions;
   #sender: WebhookSender | undefined;
+  #signer: Signer;
+  #compactor: Compactor;
 
   /** Use {@linkcode Agent.open}. */
-  constructor(journal: Storage, store: TaskStore, runner: TaskRunner, options: AgentOptions, push: { outbox?: Outbox; sender?: WebhookSender; keys?: SigningKeys; adminToken?: string } = {}) {
-    this.journal = journal;
-    this.store = store;
-    this.runner = runner;
+  constructor(parts: { journal: FileJournal; store: TaskStore; runner: TaskRunner; outbox?: Outbox; sender?: WebhookSender; signer: Signer; adminToken?: string }, options: AgentOptions) {
+    this.#journal = parts.journal;
+    this.store = parts.store;
+    this.runner = parts.runner;
+    this.outbox = parts.outbox;
+    this.#sender = parts.sender;
+    this.#signer = parts.signer;
+    this.adminToken = parts.adminToken;
     this.#options = options;
-    this.outbox = push.outbox;
-    this.#sender = push.sender;
-    this.signingKeys = push.keys;
-    this.adminToken = push.adminToken;
-    this.publicUrl = options.publicUrl ?? "";
+    this.#compactor = new Compactor(parts.store, parts.outbox, options.warn);
   }
 
   /**
-   * Opens the journal, rebuilds every task from it, and resumes the ones that were running.
+   * Opens the journal, rebuilds every task and owed delivery from it, and resumes the tasks that
+   * were running.
    *
    * @param options See {@linkcode AgentOptions}.
    * @returns The agent, already running resumed tasks.
    * @throws {JournalError} If the data directory is locked, read-only or damaged.
    */
   static async open(options: AgentOptions): Promise<Agent> {
-    const { dataDir, sync = true, repair = false, warn = console.warn } = options;
-    // Finished tasks are read at start-up as their ids and where their line is, bodies left on disk.
-    const journal = options.storage ?? (await openJournal(dataDir, { sync, repair, warn, decode: decodeTaskRecordAt }));
+    const { dataDir, sync = true, repair = false, warn = console.warn, openFile } = options;
     const push = options.push === false ? undefined : (options.push ?? {});
-    let agent: Agent | undefined;
-    const keys = push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined;
+    // 1. The journal: the directory lock, then every record (finished tasks as where their line is).
+    const journal = await openJournal(dataDir, { sync, repair, warn, openFile, decode: decodeTaskRecordAt });
+    // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
+    const { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
+    const store = new TaskStore(journal, { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
+    // 3. The sender signs with the keys in the data directory and the agent's URL as issuer.
+    const signer: Signer = { keys: push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined, issuer: options.publicUrl?.replace(/\/$/, "") ?? "" };
     const sender = push && new WebhookSender({
       secrets: parseSecrets(push.secrets),
-      keys: () => agent?.signingKeys,
-      issuer: () => agent?.publicUrl ?? "",
+      keys: () => signer.keys,
+      issuer: () => signer.issuer,
       timeoutMs: push.timeoutMs,
       ssrf: push.ssrf,
       resolver: push.resolver,
       maxSocketsPerOrigin: push.maxInFlightPerOrigin,
     });
-    const outbox = sender && new Outbox({
+    // 4. The outbox sends what the store's changes owe, through the sender, and journals outcomes.
+    const outbox = push && sender && new Outbox(store, {
       send: (attempt) => sender.send(attempt),
-      schedule: push!.schedule,
-      maxInFlight: push!.maxInFlight,
-      maxInFlightPerOrigin: push!.maxInFlightPerOrigin,
-      maxFreshPerOrigin: push!.maxFreshPerOrigin,
-      log: push!.log,
+      schedule: push.schedule,
+      maxInFlight: push.maxInFlight,
+      maxInFlightPerOrigin: push.maxInFlightPerOrigin,
+      maxFreshPerOrigin: push.maxFreshPerOrigin,
+      log: push.log,
     });
-    const store = new TaskStore(journal, {
-      retentionMs: options.retentionMs,
-      compactionFactor: options.compactionFactor,
-      compactionMinRecords: options.compactionMinRecords,
-      maxFrozenBytesInMemory: options.maxFrozenBytesInMemory,
-      decorate: outbox && ((record, current) => outbox.plan(record, current)),
-      extraSnapshot: outbox && (() => outbox.snapshot()),
-      extraLiveCount: outbox && (() => outbox.liveCount),
-    });
+    // 5. Replay: each record to the store, then to the outbox (which reads the store's configs).
     for (const record of await journal.load()) {
       store.replay(record);
       outbox?.replay(record);
     }
     store.freezeFinished();
-    outbox?.bind(store);
-    const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency });
+    // 6. The runner drives tasks; its changes' deliveries go to the outbox too.
+    const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox });
     const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;
-    agent = new Agent(journal, store, runner, options, { outbox, sender, keys, adminToken });
-    // Webhooks carry the agent's URL (the JWT's iss): they start once it is known.
-    if (options.publicUrl) outbox?.start();
+    const agent = new Agent({ journal, store, runner, outbox, sender, signer, adminToken }, options);
+    // 7. Webhooks carry the agent's URL (the JWT's iss): they start now if it is known.
+    if (signer.issuer) outbox?.start();
+    // 8. Tasks a stop or a crash cut short run again, from their last checkpoint.
     for (const { id, state } of store.all()) {
       if (state === "TASK_STATE_SUBMITTED" || state === "TASK_STATE_WORKING") runner.enqueue(id, { resumed: state === "TASK_STATE_WORKING" });
     }
@@ -213,46 +146,41 @@ export class Agent {
   }
 
   /**
-   * The agent card for an agent reachable at `baseUrl`.
+   * Starts webhook delivery, setting the agent's public URL (the JWT's issuer) first if it had
+   * none. Call it once the server listens; idempotent.
    *
-   * @param baseUrl E.g. `http://127.0.0.1:8001`.
-   * @returns The card.
+   * @param publicUrl Where clients reach the agent, e.g. `http://127.0.0.1:8001`.
    */
-  card(baseUrl: string): AgentCard {
-    const card = this.#options.card ?? {};
-    return {
-      name: card.name ?? "a2a-push agent",
-      description: card.description ?? "An A2A agent whose tasks outlive connections and restarts.",
-      version: card.version ?? "0.1.0",
-      // JSON-RPC first, the preferred interface; v0.3 is spoken at the same JSON-RPC URL (see v03.ts).
-      supportedInterfaces: [
-        { url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "1.0" },
-        { url: baseUrl, protocolBinding: "HTTP+JSON", protocolVersion: "1.0" },
-        { url: `${baseUrl}/`, protocolBinding: "JSONRPC", protocolVersion: "0.3" },
-      ],
-      capabilities: { streaming: true, pushNotifications: this.outbox !== undefined, extendedAgentCard: this.#options.extendedCard !== undefined },
-      defaultInputModes: card.defaultInputModes ?? DEFAULT_INPUT_MODES,
-      defaultOutputModes: card.defaultOutputModes ?? ["text/plain"],
-      skills: card.skills ?? [],
-      ...(card.provider ? { provider: card.provider } : {}),
-      ...(card.documentationUrl ? { documentationUrl: card.documentationUrl } : {}),
-    };
+  startDelivery(publicUrl?: string): void {
+    if (!this.#signer.issuer && publicUrl) this.#signer.issuer = publicUrl.replace(/\/$/, "");
+    this.outbox?.start();
   }
 
-  /**
-   * `GetExtendedAgentCard`.
-   *
-   * @returns The configured extended card.
-   * @throws {A2AError} -32004 when the card does not declare one; -32007 when it does but none is there.
-   */
+  /** Where clients reach the agent, once known (`publicUrl` or {@linkcode Agent.startDelivery}). */
+  get publicUrl(): string {
+    return this.#signer.issuer;
+  }
+
+  /** The webhook signing keys, when JWT signing is on (see {@linkcode Agent.rotateSigningKey}). */
+  get signingKeys(): SigningKeys | undefined {
+    return this.#signer.keys;
+  }
+
+  /** Commits a change and hands what it owes to the outbox: every change the agent makes goes here. */
+  async #commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
+    const change = await this.store.commit(taskId, build);
+    this.outbox?.add(change);
+    return change;
+  }
+
+  /** The agent card for an agent reachable at `baseUrl` (e.g. `http://127.0.0.1:8001`). */
+  card(baseUrl: string): AgentCard {
+    return buildCard(baseUrl, { card: this.#options.card, pushNotifications: this.outbox !== undefined, extendedAgentCard: this.#options.extendedCard !== undefined });
+  }
+
+  /** `GetExtendedAgentCard`: -32004 when the card declares none; -32007 when none is there to give. */
   extendedCard(): AgentCard {
-    const { extendedCard } = this.#options;
-    if (extendedCard === undefined) {
-      throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, "This agent's card does not declare an extended agent card");
-    }
-    const card = typeof extendedCard === "function" ? extendedCard() : extendedCard;
-    if (!card) throw new A2AError(ERROR_CODES.EXTENDED_AGENT_CARD_NOT_CONFIGURED, "This agent has no extended agent card to give");
-    return card;
+    return extendedCardOf(this.#options.extendedCard);
   }
 
   /**
@@ -261,7 +189,7 @@ export class Agent {
    *
    * @param params Validated params.
    * @returns `{task}`.
-   * @throws {A2AError} -32001, -32004, -32602 as the spec says.
+   * @throws {A2AError} -32001, -32004, -32005, -32602 as the spec says.
    */
   async sendMessage(params: SendMessageParams): Promise<{ task: Task }> {
     const historyLength = params.configuration?.historyLength;
@@ -273,8 +201,7 @@ export class Agent {
     for await (const _event of stream) {
       // Wait for the stream to end: the task is terminal or interrupted.
     }
-    const stored = this.#stored(stream.taskId);
-    return { task: await this.#view(stored, { historyLength }) };
+    return { task: await this.#view(this.#stored(stream.taskId), { historyLength }) };
   }
 
   /**
@@ -288,13 +215,12 @@ export class Agent {
     return this.#acceptStreaming(params);
   }
 
-  async #acceptStreaming(params: SendMessageParams): Promise<TaskStream & { taskId: string }> {
+  async #acceptStreaming(params: SendMessageParams): Promise<TaskStream> {
     const taskId = params.message.taskId ?? randomUUID();
-    const stream = this.#openStream(taskId);
+    const stream = this.store.follow(taskId); // Before the commit, so the stream sees its first event.
     try {
       const stored = await this.#accept(params, taskId);
-      // A new task's stream opens with its `task` record, which the listener has already queued; a
-      // continued task's stream opens with the task as it is now, as the spec wants a Task first.
+      // A new task's stream opens with its `task` event; a continued task's with the task as it is now.
       if (params.message.taskId) stream.prepend({ task: await this.#view(stored, { historyLength: params.configuration?.historyLength }) });
       return stream;
     } catch (error) {
@@ -306,170 +232,101 @@ export class Agent {
   /** Journals a new task, or the message continuing one, and hands it to the runner. */
   async #accept(params: SendMessageParams, newTaskId: string = randomUUID()): Promise<StoredTask> {
     const { message } = params;
-    this.#checkMediaTypes(message.parts);
+    checkMediaTypes(message.parts, this.#options.card);
     const timestamp = new Date().toISOString();
+    const taskId = message.taskId ?? newTaskId;
     const inline = params.configuration?.taskPushNotificationConfig;
     const pushConfigs: StoredPushConfig[] = [];
-    if (inline) {
-      const taskId = message.taskId ?? newTaskId;
-      pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", protocolVersion: params.protocolVersion, ...this.#pushCheck() }));
-    }
+    if (inline) pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", protocolVersion: params.protocolVersion, ...this.#pushCheck() }));
     // Backpressure: wait (bounded) while these webhooks' receivers are behind, before journaling.
     if (pushConfigs.length > 0) await this.outbox?.admit(pushConfigs.map((config) => config.url), this.#options.push ? this.#options.push.admissionWaitMs : undefined);
-    if (message.taskId) {
-      const taskId = message.taskId;
-      const change = await this.store.commit(taskId, (current) => {
-        if (!current) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
-        const { task } = current;
-        if (message.contextId && message.contextId !== task.contextId) {
-          throw invalidParams("message.contextId", `does not match task ${taskId}'s context ${task.contextId}`);
-        }
-        if (TERMINAL_STATES.has(task.status.state)) {
-          throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: a terminal task takes no more messages; start a new task with referenceTaskIds`, { taskId });
-        }
-        if (!INTERRUPTED_STATES.has(task.status.state)) {
-          throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: it takes a message only when it asks for input`, { taskId });
-        }
-        const continued = { ...message, taskId, contextId: task.contextId };
-        return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp }, ...(pushConfigs.length ? { pushConfigs } : {}) };
-      });
-      this.runner.enqueue(taskId);
-      return change!.stored!;
-    }
-    const contextId = message.contextId ?? randomUUID();
-    const task: Task = {
-      id: newTaskId,
-      contextId,
-      status: { state: "TASK_STATE_SUBMITTED", timestamp },
-      history: [{ ...message, taskId: newTaskId, contextId }],
-    };
-    if (params.metadata) task.metadata = params.metadata;
-    const change = await this.store.commit(newTaskId, () => (pushConfigs.length ? { type: "task", task, pushConfigs } : { type: "task", task }));
-    this.runner.enqueue(newTaskId);
+    const withConfigs = pushConfigs.length ? { pushConfigs } : {};
+    const change = await this.#commit(taskId, (current) => {
+      if (!message.taskId) {
+        const task: Task = { id: taskId, contextId: message.contextId ?? randomUUID(), status: { state: "TASK_STATE_SUBMITTED", timestamp }, history: [] };
+        task.history!.push({ ...message, taskId, contextId: task.contextId });
+        if (params.metadata) task.metadata = params.metadata;
+        return { type: "task", task, ...withConfigs };
+      }
+      if (!current) throw taskNotFound(taskId);
+      const { task } = current;
+      if (message.contextId && message.contextId !== task.contextId) {
+        throw invalidParams("message.contextId", `does not match task ${taskId}'s context ${task.contextId}`);
+      }
+      if (TERMINAL_STATES.has(task.status.state)) {
+        throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: a terminal task takes no more messages; start a new task with referenceTaskIds`, { taskId });
+      }
+      if (!INTERRUPTED_STATES.has(task.status.state)) {
+        throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: it takes a message only when it asks for input`, { taskId });
+      }
+      const continued = { ...message, taskId, contextId: task.contextId };
+      return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp }, ...withConfigs };
+    });
+    this.runner.enqueue(taskId);
     return change!.stored!;
   }
 
-  /**
-   * `GetTask`.
-   *
-   * @param params `{id, historyLength?}`.
-   * @returns The task.
-   * @throws {A2AError} -32001 if there is no such task.
-   */
-  async getTask(params: { id: string; historyLength?: number }): Promise<Task> {
-    const stored = this.#stored(params.id);
-    return this.#view(stored, { historyLength: params.historyLength });
+  /** `GetTask`: -32001 if there is no such task. */
+  getTask(params: { id: string; historyLength?: number }): Promise<Task> {
+    return this.#view(this.#stored(params.id), { historyLength: params.historyLength });
   }
 
-  /**
-   * `ListTasks`: newest change first, filtered, paginated with an opaque token.
-   *
-   * @param params Validated params.
-   * @returns A page of tasks.
-   * @throws {A2AError} -32602 for a bad page token.
-   */
+  /** `ListTasks`: newest change first, filtered, paginated with an opaque token (-32602 for a bad one). */
   async listTasks(params: ListTasksParams): Promise<ListTasksResult> {
-    const after = params.statusTimestampAfter ? Date.parse(params.statusTimestampAfter) : undefined;
-    const matches: StoredTask[] = [];
-    for (const stored of this.store.all()) {
-      if (params.contextId && stored.contextId !== params.contextId) continue;
-      if (params.status && stored.state !== params.status) continue;
-      if (after !== undefined && Date.parse(stored.timestamp) < after) continue;
-      matches.push(stored);
-    }
-    matches.sort(compareNewestFirst);
-    const pageSize = params.pageSize ?? DEFAULT_PAGE_SIZE;
-    let start = 0;
-    if (params.pageToken) {
-      const cursor = decodePageToken(params.pageToken);
-      start = matches.findIndex((task) => compareNewestFirst(task, cursor) > 0);
-      if (start === -1) start = matches.length;
-    }
-    const page = matches.slice(start, start + pageSize);
-    const last = page.at(-1);
-    const more = start + pageSize < matches.length;
+    const { page, nextPageToken, pageSize, totalSize } = pageOfTasks(this.store.all(), params);
     // Finished tasks' bodies are read from the journal, a page at a time; one dropped meanwhile is left out.
     const bodies = await Promise.all(page.map((stored) => this.store.read(stored)));
     const tasks = bodies.flatMap((task, i) => task ? [viewTask(task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true, copy: !(page[i] instanceof FrozenTask) })] : []);
-    return {
-      tasks,
-      nextPageToken: more && last ? encodePageToken(last) : "",
-      pageSize,
-      totalSize: matches.length,
-    };
+    return { tasks, nextPageToken, pageSize, totalSize };
   }
 
-  /**
-   * `CancelTask`: journals `TASK_STATE_CANCELED` and fires the handler's abort signal.
-   *
-   * @param params `{id}`.
-   * @returns The canceled task.
-   * @throws {A2AError} -32001 unknown task; -32002 if it has already ended.
-   */
+  /** `CancelTask`: journals `TASK_STATE_CANCELED`, fires the handler's abort signal; -32001, or -32002 once ended. */
   async cancelTask(params: { id: string }): Promise<Task> {
     const taskId = params.id;
-    await this.store.commit(taskId, (current) => {
-      if (!current) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
-      const state = current.state;
-      if (TERMINAL_STATES.has(state)) {
-        throw new A2AError(ERROR_CODES.TASK_NOT_CANCELABLE, `Task ${taskId} is ${state} and cannot be canceled`, { taskId });
+    await this.#commit(taskId, (current) => {
+      if (!current) throw taskNotFound(taskId);
+      if (TERMINAL_STATES.has(current.state)) {
+        throw new A2AError(ERROR_CODES.TASK_NOT_CANCELABLE, `Task ${taskId} is ${current.state} and cannot be canceled`, { taskId });
       }
       return { type: "status", taskId, status: { state: "TASK_STATE_CANCELED", timestamp: new Date().toISOString() } };
     });
     this.runner.abort(taskId);
-    const stored = this.#stored(taskId);
-    return this.#view(stored);
+    return this.#view(this.#stored(taskId));
   }
 
-  /**
-   * `SubscribeToTask`: the current Task, then its updates until it ends or asks for input.
-   *
-   * @param params `{id}`.
-   * @returns The event stream.
-   * @throws {A2AError} -32001 unknown task; -32004 if it has ended.
-   */
+  /** `SubscribeToTask`: the current Task, then its updates until it ends or asks for input; -32001, or -32004 once ended. */
   subscribeToTask(params: { id: string }): TaskStream {
     const stored = this.#stored(params.id);
     if (TERMINAL_STATES.has(stored.state)) {
       throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${params.id} is ${stored.state}; use GetTask for its result`, { taskId: params.id });
     }
-    const stream = this.#openStream(params.id);
+    const stream = this.store.follow(params.id);
     stream.prepend({ task: viewTask(stored.task) });
     return stream;
   }
 
-  /**
-   * Starts webhook delivery, setting the agent's public URL first if it had none. Idempotent.
-   *
-   * @param publicUrl Where clients reach the agent, e.g. `http://127.0.0.1:8001`.
-   */
-  startDelivery(publicUrl?: string): void {
-    if (!this.publicUrl && publicUrl) this.publicUrl = publicUrl.replace(/\/$/, "");
-    this.outbox?.start();
-  }
-
-  /**
-   * `CreateTaskPushNotificationConfig`: the first notification is the task as it is now.
-   * `protocolVersion: "0.3"` (the v0.3 edge sets it) makes its webhooks carry v0.3 Tasks.
-   */
+  /** `CreateTaskPushNotificationConfig` (see `push_config.ts`); `protocolVersion: "0.3"` makes its webhooks carry v0.3 Tasks. */
   async createPushConfig(params: unknown, options: { protocolVersion?: "0.3" } = {}): Promise<TaskPushNotificationConfig> {
-    const outbox = this.#outbox();
-    return outbox.createConfig(await parsePushConfig(params, { ...this.#pushCheck(), ...options }));
+    const config = await parsePushConfig(params, { ...this.#pushCheck(), ...options });
+    return createConfig(this.store, (taskId, build) => this.#commit(taskId, build), config);
   }
 
-  /** `GetTaskPushNotificationConfig`; credentials are never returned. */
+  /** `GetTaskPushNotificationConfig`: -32001 for an unknown task or config; credentials are never returned. */
   getPushConfig(params: unknown): TaskPushNotificationConfig {
-    return this.#outbox().getConfig(parseConfigRef(params));
+    this.#pushCheck();
+    return getConfig(this.store, parseConfigRef(params));
   }
 
-  /** `ListTaskPushNotificationConfigs`; credentials are never returned. */
+  /** `ListTaskPushNotificationConfigs`, in id order, paginated; credentials are never returned. */
   listPushConfigs(params: unknown): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
-    return this.#outbox().listConfigs(parseConfigListParams(params));
+    this.#pushCheck();
+    return listConfigs(this.store, parseConfigListParams(params));
   }
 
-  /** `DeleteTaskPushNotificationConfig`: idempotent. */
+  /** `DeleteTaskPushNotificationConfig`: idempotent; pending deliveries to it are dropped. */
   async deletePushConfig(params: unknown): Promise<Record<string, never>> {
-    await this.#outbox().deleteConfig(parseConfigRef(params));
+    this.#pushCheck();
+    await deleteConfig(this.store, (taskId, build) => this.#commit(taskId, build), parseConfigRef(params));
     return {};
   }
 
@@ -481,34 +338,24 @@ export class Agent {
    * @throws {A2AError} -32003 when push (or JWT signing) is off.
    */
   async rotateSigningKey(): Promise<string> {
-    if (!this.signingKeys) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not sign webhooks with JWTs");
-    this.signingKeys = await rotateSigningKey(this.#options.dataDir);
-    return this.signingKeys.current.kid;
+    if (!this.#signer.keys) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not sign webhooks with JWTs");
+    this.#signer.keys = await rotateSigningKey(this.#options.dataDir);
+    return this.#signer.keys.current.kid;
   }
 
-  /** Refuses (-32005) a part whose `mediaType` neither the card nor any skill accepts. */
-  #checkMediaTypes(parts: Part[]): void {
-    const card = this.#options.card ?? {};
-    const accepted = [...(card.defaultInputModes ?? DEFAULT_INPUT_MODES), ...(card.skills ?? []).flatMap((skill) => skill.inputModes ?? [])];
-    parts.forEach((part, index) => {
-      if (part.mediaType === undefined || accepted.some((mode) => mediaTypeMatches(mode, part.mediaType!))) return;
-      throw new A2AError(
-        ERROR_CODES.CONTENT_TYPE_NOT_SUPPORTED,
-        `Content type ${part.mediaType} of message.parts[${index}] is not accepted; this agent accepts ${accepted.join(", ")}`,
-        { field: `message.parts[${index}].mediaType`, mediaType: part.mediaType, accepted: accepted.join(",") },
-      );
-    });
+  /**
+   * Rewrites the journal as the live state (tasks, configs, owed deliveries) now; finished tasks
+   * past the retention are dropped. The agent also does it by itself when the journal has grown.
+   *
+   * @returns Resolves when the new journal is in place.
+   */
+  compact(): Promise<void> {
+    return this.#compactor.compact();
   }
 
-  #outbox(): Outbox {
-    if (!this.outbox) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not send push notifications");
-    return this.outbox;
-  }
-
-  #pushCheck(): { ssrf?: SsrfOptions; resolver?: ResolverFunction } {
-    this.#outbox();
-    const push = this.#options.push || {};
-    return { ssrf: push.ssrf, resolver: push.resolver };
+  /** The admin interface's view of the journal file, for operators and benchmarks. */
+  get journal(): FileJournal {
+    return this.#journal;
   }
 
   /** Stops the runner (tasks resume at the next start) and the outbox, and closes the journal. */
@@ -516,117 +363,30 @@ export class Agent {
     await this.runner.stop();
     await this.outbox?.stop();
     this.#sender?.close();
-    await this.journal.close();
+    await this.#compactor.stop();
+    await this.#journal.close();
+  }
+
+  #pushCheck(): { ssrf?: SsrfOptions; resolver?: ResolverFunction } {
+    if (!this.outbox) throw new A2AError(ERROR_CODES.PUSH_NOTIFICATION_NOT_SUPPORTED, "This agent does not send push notifications");
+    const push = this.#options.push || {};
+    return { ssrf: push.ssrf, resolver: push.resolver };
   }
 
   #stored(taskId: string): StoredTask {
     const stored = this.store.get(taskId);
-    if (!stored) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
+    if (!stored) throw taskNotFound(taskId);
     return stored;
   }
 
-  /**
-   * The task as a client sees it: a finished task's body is read back from the journal (already a
-   * fresh copy); a running task's live object is copied.
-   */
+  /** The task as a client sees it: a finished task's body is read back (already a fresh copy); a running task's is copied. */
   async #view(stored: StoredTask, options: { historyLength?: number } = {}): Promise<Task> {
     const task = await this.store.read(stored);
-    if (!task) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${stored.id} was not found`, { taskId: stored.id });
+    if (!task) throw taskNotFound(stored.id);
     return viewTask(task, { ...options, copy: !(stored instanceof FrozenTask) });
   }
-
-  /** A queue fed by the store's listener for one task; it ends after a terminal or interrupted status. */
-  #openStream(taskId: string): TaskStream & { taskId: string; prepend(event: StreamResponse): void } {
-    const queue: StreamResponse[] = [];
-    let ended = false;
-    let wake: (() => void) | undefined;
-    const unlisten = this.store.listen((change: TaskChange) => {
-      if (change.stored?.id !== taskId || !change.event || ended) return;
-      queue.push(JSON.parse(JSON.stringify(change.event)) as StreamResponse);
-      const state = "statusUpdate" in change.event ? change.event.statusUpdate.status.state : undefined;
-      if (state && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state))) finish();
-      wake?.();
-    });
-    const finish = () => {
-      ended = true;
-      unlisten();
-      wake?.();
-    };
-    return {
-      taskId,
-      prepend: (event) => queue.unshift(event),
-      close: finish,
-      async *[Symbol.asyncIterator]() {
-        try {
-          while (true) {
-            if (queue.length > 0) yield queue.shift()!;
-            else if (ended) return;
-            else await new Promise<void>((resolve) => (wake = resolve));
-          }
-        } finally {
-          finish();
-        }
-      },
-    };
-  }
 }
 
-/**
- * A copy of a task for a client: history cut to `historyLength`, artifacts left out on request.
- *
- * @param task The stored task.
- * @param options `historyLength` (undefined: all), `includeArtifacts` (default true), `copy`
- *   (default true; false when `task` is already a fresh copy, e.g. parsed from a frozen task).
- * @returns A copy, safe to hand out.
- */
-export function viewTask(task: Task, options: { historyLength?: number; includeArtifacts?: boolean; copy?: boolean } = {}): Task {
-  const { historyLength, includeArtifacts = true, copy = true } = options;
-  const view: Task = { id: task.id, contextId: task.contextId, status: task.status };
-  if (includeArtifacts && task.artifacts?.length) view.artifacts = task.artifacts;
-  if (task.history?.length && historyLength !== 0) {
-    view.history = historyLength === undefined ? task.history : task.history.slice(-historyLength);
-  }
-  if (task.metadata) view.metadata = task.metadata;
-  return copy ? structuredClone(view) : view;
-}
-
-/** Whether `mediaType` falls under `mode` (`text/plain`, a type wildcard such as `image/` plus star, or star/star); parameters are ignored. */
-function mediaTypeMatches(mode: string, mediaType: string): boolean {
-  const bare = (value: string) => value.split(";")[0]!.trim().toLowerCase();
-  const [wantType, wantSub] = bare(mode).split("/");
-  const [type, sub] = bare(mediaType).split("/");
-  return (wantType === "*" || wantType === type) && (wantSub === "*" || wantSub === sub);
-}
-
-function compareNewestFirst(a: { id: string; timestamp: string }, b: { id: string; timestamp: string }): number {
-  return b.timestamp.localeCompare(a.timestamp) || a.id.localeCompare(b.id);
-}
-
-function encodePageToken(task: { id: string; timestamp: string }): string {
-  return Buffer.from(JSON.stringify([task.timestamp, task.id])).toString("base64url");
-}
-
-function decodePageToken(token: string): { id: string; timestamp: string } {
-  try {
-    const [timestamp, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown[];
-    if (typeof timestamp === "string" && typeof id === "string") return { id, timestamp };
-  } catch {
-    // Fall through to the error below: a token we did not make.
-  }
-  throw invalidParams("pageToken", "is not a token this agent issued");
-}
-
-/** The admin token kept in the data directory, made on first start (mode 0600). */
-async function loadAdminToken(dataDir: string): Promise<string> {
-  const path = join(dataDir, "admin_token");
-  try {
-    return (await readFile(path, "utf8")).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  const token = randomBytes(24).toString("base64url");
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: "wx" }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EEXIST") throw error;
-  });
-  return (await readFile(path, "utf8")).trim();
+function taskNotFound(taskId: string): A2AError {
+  return new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
 }

@@ -1,16 +1,18 @@
 /**
  * Push notification configs from clients: checked (URL through the SSRF guard, header values free
- * of CR/LF), given an id, and redacted before they go back out. Pure but for the optional DNS
- * resolution of the webhook host.
+ * of CR/LF), given an id, redacted before they go back out, and the four config methods over the
+ * task store (a new config is committed with its first notification, which the commit function
+ * hands to the outbox). Pure but for the optional DNS resolution of the webhook host and the
+ * commits.
  *
  * @module
  */
 
 import { randomUUID } from "node:crypto";
-import { invalidParams } from "./errors.ts";
-import { SsrfError } from "./errors.ts";
+import { A2AError, ERROR_CODES, SsrfError, invalidParams } from "./errors.ts";
 import { checkWebhookTarget } from "./ssrf.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
+import type { StoredTask, TaskChange, TaskRecord, TaskStore } from "./task_store.ts";
 import type { TaskPushNotificationConfig } from "./types.ts";
 import { field, integer, object, string } from "./validate.ts";
 
@@ -136,4 +138,76 @@ export function parseConfigListParams(params: unknown): { taskId: string; pageSi
   const pageSize = integer(obj, "pageSize", "", { min: 1, max: 100 }) ?? 50;
   const pageToken = string(obj, "pageToken", "", { maxLength: 1024 });
   return pageToken ? { taskId, pageSize, pageToken } : { taskId, pageSize };
+}
+
+/** Commits a change to a task (the agent's: the store's commit, then the outbox). */
+export type Commit = (taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined) => Promise<TaskChange | undefined>;
+
+/**
+ * `CreateTaskPushNotificationConfig`: journals the config with its first notification, the task
+ * as it is now.
+ *
+ * @param store The task store.
+ * @param commit The agent's commit.
+ * @param config A checked config (see {@linkcode parsePushConfig}).
+ * @returns The config, without credentials.
+ * @throws {A2AError} -32001 if the task does not exist.
+ */
+export async function createConfig(store: Pick<TaskStore, "get">, commit: Commit, config: StoredPushConfig): Promise<TaskPushNotificationConfig> {
+  await commit(config.taskId, (current) => {
+    if (!current) throw taskNotFound(config.taskId);
+    return { type: "push.config", taskId: config.taskId, config };
+  });
+  return redactPushConfig(config);
+}
+
+/**
+ * `GetTaskPushNotificationConfig`.
+ *
+ * @param store The task store.
+ * @param ref `{taskId, id}`.
+ * @returns The config, without credentials.
+ * @throws {A2AError} -32001 for an unknown task, or a config id the task does not have (A2A §3.1.8).
+ */
+export function getConfig(store: Pick<TaskStore, "get" | "config">, ref: { taskId: string; id: string }): TaskPushNotificationConfig {
+  if (!store.get(ref.taskId)) throw taskNotFound(ref.taskId);
+  const config = store.config(ref.taskId, ref.id);
+  if (!config) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${ref.taskId} has no push notification config ${ref.id}`, { taskId: ref.taskId, configId: ref.id });
+  return redactPushConfig(config);
+}
+
+/**
+ * `ListTaskPushNotificationConfigs`, in id order, paginated.
+ *
+ * @param store The task store.
+ * @param params `{taskId, pageSize, pageToken?}`.
+ * @returns `{configs, nextPageToken}`, without credentials.
+ * @throws {A2AError} -32001 for an unknown task.
+ */
+export function listConfigs(store: Pick<TaskStore, "get" | "configs">, params: { taskId: string; pageSize: number; pageToken?: string }): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
+  if (!store.get(params.taskId)) throw taskNotFound(params.taskId);
+  const after = params.pageToken ? Buffer.from(params.pageToken, "base64url").toString("utf8") : "";
+  const all = store.configs(params.taskId).sort((a, b) => a.id.localeCompare(b.id)).filter((c) => c.id > after);
+  const page = all.slice(0, params.pageSize);
+  return { configs: page.map(redactPushConfig), nextPageToken: all.length > page.length ? Buffer.from(page.at(-1)!.id).toString("base64url") : "" };
+}
+
+/**
+ * `DeleteTaskPushNotificationConfig`: idempotent; the outbox drops pending deliveries to it.
+ *
+ * @param store The task store.
+ * @param commit The agent's commit.
+ * @param ref `{taskId, id}`.
+ * @throws {A2AError} -32001 for an unknown task.
+ */
+export async function deleteConfig(store: Pick<TaskStore, "config">, commit: Commit, ref: { taskId: string; id: string }): Promise<void> {
+  await commit(ref.taskId, (current) => {
+    if (!current) throw taskNotFound(ref.taskId);
+    if (!store.config(ref.taskId, ref.id)) return undefined;
+    return { type: "push.config.deleted", taskId: ref.taskId, id: ref.id, reason: "deleted by the client" };
+  });
+}
+
+function taskNotFound(taskId: string): A2AError {
+  return new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
 }

@@ -9,7 +9,8 @@
  */
 
 import { randomUUID } from "node:crypto";
-import type { StoredTask, TaskRecord, TaskStore } from "./task_store.ts";
+import type { Outbox } from "./outbox.ts";
+import type { StoredTask, TaskChange, TaskRecord, TaskStore } from "./task_store.ts";
 import type { Artifact, Message, Part, Task, TaskState } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
 
@@ -54,6 +55,8 @@ export interface TaskRunnerOptions {
   concurrency?: number;
   /** Called when a handler's outcome cannot be journaled (e.g. a full disk). @default console.error */
   onError?: (error: Error, taskId: string) => void;
+  /** Where the notifications each change owes go; none, no webhooks. */
+  outbox?: Pick<Outbox, "add">;
 }
 
 /**
@@ -76,6 +79,7 @@ export class TaskRunner {
   #handler: TaskHandler;
   #concurrency: number;
   #onError: (error: Error, taskId: string) => void;
+  #outbox: Pick<Outbox, "add"> | undefined;
   #queue: Array<{ taskId: string; resumed: boolean }> = [];
   #queued = new Set<string>();
   #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -94,6 +98,14 @@ export class TaskRunner {
     this.#handler = handler;
     this.#concurrency = concurrency;
     this.#onError = onError;
+    this.#outbox = options.outbox;
+  }
+
+  /** Commits a change of a handler's, and hands what it owes to the outbox. */
+  async #commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
+    const change = await this.#store.commit(taskId, build);
+    this.#outbox?.add(change);
+    return change;
   }
 
   /** Handlers running now. */
@@ -180,7 +192,7 @@ export class TaskRunner {
 
   /** Ends the run in `state` unless the handler already ended or interrupted the task. */
   async #finish(taskId: string, state: TaskState, text?: string): Promise<void> {
-    await this.#store.commit(taskId, (current) => {
+    await this.#commit(taskId, (current) => {
       if (!current) return undefined;
       // Only the WORKING this run set is its to end: terminal, interrupted, or SUBMITTED again (a
       // reply came in and will run the handler anew) is left as it is.
@@ -192,14 +204,13 @@ export class TaskRunner {
   }
 
   #context(stored: StoredTask, resumed: boolean, signal: AbortSignal): TaskContext {
-    const store = this.#store;
     const { id: taskId, contextId } = stored.task;
     const history = stored.task.history ?? [];
     const message = history.findLast((m) => m.role === "ROLE_USER");
     let handedBack = false; // Set once this run ended or interrupted the task.
     const change = (build: (current: StoredTask) => TaskRecord) =>
-      store
-        .commit(taskId, (current) => {
+      this
+        .#commit(taskId, (current) => {
           if (signal.aborted) throw signal.reason;
           if (!current || TERMINAL_STATES.has(current.state)) {
             throw new Error(`Task ${taskId} has ended (${current?.state}); no more changes`);

@@ -99,12 +99,6 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
       else res.destroy();
     }
   });
-  server.on("listening", () => {
-    // Now the agent's URL is known (the webhook JWT's iss): webhook delivery may start.
-    const address = server.address() as AddressInfo;
-    const host = address.address.includes(":") ? `[${address.address}]` : address.address;
-    agent.startDelivery(options.publicUrl ?? `http://${host}:${address.port}`);
-  });
   // Slow-loris guard: a client must send its headers and its body in bounded time.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

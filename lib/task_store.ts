@@ -1,35 +1,34 @@
 /**
- * Tasks as the journal says they are. Every change is a journal record; the store applies a record
- * to its in-memory view only after the journal has made it durable, and only then tells listeners
- * (streams, blocking sends, the push outbox). So nobody ever sees a change a crash could take back.
+ * Tasks as the journal says they are, with their push configs. Every change is a journal record;
+ * the store applies a record to its in-memory view only after the journal has made it durable, and
+ * only then hands it out, so nobody ever sees a change a crash could take back.
+ *
+ * `commit` is where a notification is born: while it builds the record it asks `plan.ts` (pure)
+ * what the change owes, writes those deliveries in the same record, and returns them with the
+ * change. It never calls the outbox: whoever committed hands the change on (`Outbox.add`).
+ * Streams (`follow`) get each durable event of their task.
  *
  * Changes to one task are serialised through a promise chain, so each change is validated against
  * the state the one before it left; changes to different tasks run side by side and share fsyncs.
- *
- * Records (the `type` field): `task` (a new task, or a whole task at compaction), `status`,
- * `message` (a user message joins the history, with the status it puts the task in), `artifact`,
- * `checkpoint`. Other modules may put
- * their own records in the same journal; the store ignores types it does not know.
  *
  * @module
  */
 
 import { FrozenTask, decodeTaskRecord } from "./frozen_task.ts";
 import type { Storage } from "./journal.ts";
-import type { Artifact, Message, StreamResponse, Task, TaskState, TaskStatus } from "./types.ts";
+import { planDeliveries } from "./plan.ts";
+import type { Delivery } from "./plan.ts";
+import type { StoredPushConfig } from "./push_config.ts";
+import { TASK_FIELD_TYPES, applyToTask, toEvent } from "./task_records.ts";
+import type { TaskRecord } from "./task_records.ts";
+import { TaskStream } from "./task_stream.ts";
+import type { StreamResponse, Task, TaskState } from "./types.ts";
 import { TERMINAL_STATES } from "./types.ts";
 
-/** A journal record the store understands. Other modules may add fields (e.g. `deliveries`). */
-export type TaskRecord =
-  | { type: `push.${string}`; taskId: string; [extra: string]: unknown }
-  | { type: "task"; task: Task; checkpoint?: unknown; [extra: string]: unknown }
-  | { type: "status"; taskId: string; status: TaskStatus; checkpoint?: unknown; [extra: string]: unknown }
-  | { type: "message"; taskId: string; message: Message; status?: TaskStatus; [extra: string]: unknown }
-  | { type: "artifact"; taskId: string; artifact: Artifact; append?: boolean; lastChunk?: boolean; [extra: string]: unknown }
-  | { type: "checkpoint"; taskId: string; checkpoint: unknown; [extra: string]: unknown };
+export type { TaskRecord } from "./task_records.ts";
 
-/** The record types the store applies; other modules' records pass through it untouched. */
-const TASK_RECORD_TYPES = new Set(["task", "status", "message", "artifact", "checkpoint"]);
+/** The records that may owe notifications (see `plan.ts`); the outbox's own, the most frequent, never do. */
+const OWING_TYPES: ReadonlySet<string> = new Set(["task", "status", "message", "artifact", "push.config"]);
 
 /**
  * The store's view of one task. A running task is a live object (`task` is the store's own: copy
@@ -67,14 +66,16 @@ class LiveTask implements StoredTask {
   }
 }
 
-/** What listeners hear after a record is durable and applied. */
+/** A durable change, as `commit` returns it. */
 export interface TaskChange {
-  /** The record: a task record, or another module's record committed through the task's chain. */
+  /** The record as journaled. */
   record: TaskRecord;
-  /** The task after the change; undefined only for another module's record about a dropped task. */
+  /** The task after the change; undefined only for a push record about a dropped task. */
   stored: StoredTask | undefined;
   /** The record as a stream event, for the records that are one. */
   event: StreamResponse | undefined;
+  /** The notifications the change owes (in the record too): hand them to the outbox. */
+  deliveries: Delivery[];
 }
 
 /** Options of {@linkcode TaskStore}. */
@@ -91,21 +92,15 @@ export interface TaskStoreOptions {
    * @default 64 MiB
    */
   maxFrozenBytesInMemory?: number;
-  /** Extra live records (e.g. pending deliveries) to keep at compaction. */
-  extraSnapshot?: () => Iterable<unknown>;
-  /** Extra live record count, for the compaction trigger. */
-  extraLiveCount?: () => number;
-  /**
-   * Called in the task's turn, after a record is built and before it is journaled: the push outbox
-   * adds the deliveries owed for the change here, so they are durable in the same record.
-   */
-  decorate?: (record: TaskRecord, current: StoredTask | undefined) => void;
+  /** The v0.3 Task shape, for webhooks to configs made through v0.3 (see `plan.ts`). */
+  v03Task?: (task: Task) => unknown;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
 }
 
 /**
- * Holds tasks in memory, replays them from a journal, and commits changes through it.
+ * Holds tasks and their push configs in memory, replays them from a journal, and commits changes
+ * through it.
  *
  * @example Create a task and change its status
  * ```ts
@@ -125,45 +120,25 @@ export interface TaskStoreOptions {
 export class TaskStore {
   #journal: Storage;
   #tasks = new Map<string, StoredTask>();
+  #configs = new Map<string, Map<string, StoredPushConfig>>();
+  #configCount = 0;
   #chains = new Map<string, Promise<unknown>>();
-  #listeners = new Set<(change: TaskChange) => void>();
-  #retentionMs: number;
-  #compactionFactor: number;
-  #compactionMinRecords: number;
-  #extraSnapshot: () => Iterable<unknown>;
-  #extraLiveCount: () => number;
-  #decorate: (record: TaskRecord, current: StoredTask | undefined) => void;
-  #now: () => number;
-  #compacting: Promise<void> | undefined;
-  /** JSON characters (UTF-16 units) of finished tasks held in memory, and the most before a compaction. */
+  #followers = new Map<string, Set<TaskStream>>();
+  #options: Required<Omit<TaskStoreOptions, "v03Task">> & Pick<TaskStoreOptions, "v03Task">;
+  /** JSON characters (UTF-16 units) of finished tasks held in memory. */
   #frozenBytes = 0;
-  #maxFrozenBytes: number;
 
   /**
    * @param journal Where records go.
    * @param options See {@linkcode TaskStoreOptions}.
+   * @throws {RangeError} If `compactionFactor` is not above 1.
    */
   constructor(journal: Storage, options: TaskStoreOptions = {}) {
-    const {
-      retentionMs = 7 * 24 * 3600 * 1000,
-      compactionFactor = 4,
-      compactionMinRecords = 10_000,
-      extraSnapshot = () => [],
-      extraLiveCount = () => 0,
-      decorate = () => {},
-      now = Date.now,
-      maxFrozenBytesInMemory = 64 * 1024 * 1024,
-    } = options;
+    const { retentionMs = 7 * 24 * 3600 * 1000, compactionFactor = 4, compactionMinRecords = 10_000, now = Date.now } = options;
+    const maxFrozenBytesInMemory = journal.readLine ? (options.maxFrozenBytesInMemory ?? 64 * 1024 * 1024) : Infinity;
     if (!(compactionFactor > 1)) throw new RangeError(`compactionFactor must be > 1, got ${compactionFactor}`);
     this.#journal = journal;
-    this.#retentionMs = retentionMs;
-    this.#compactionFactor = compactionFactor;
-    this.#compactionMinRecords = compactionMinRecords;
-    this.#extraSnapshot = extraSnapshot;
-    this.#extraLiveCount = extraLiveCount;
-    this.#decorate = decorate;
-    this.#now = now;
-    this.#maxFrozenBytes = journal.readLine ? maxFrozenBytesInMemory : Infinity;
+    this.#options = { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, now, v03Task: options.v03Task };
   }
 
   /** Number of tasks held. */
@@ -181,6 +156,16 @@ export class TaskStore {
     return this.#tasks.values();
   }
 
+  /** The task's push configs, in creation order (the stored objects: do not change them). */
+  configs(taskId: string): StoredPushConfig[] {
+    return [...(this.#configs.get(taskId)?.values() ?? [])];
+  }
+
+  /** One push config of a task, or undefined. */
+  config(taskId: string, configId: string): StoredPushConfig | undefined {
+    return this.#configs.get(taskId)?.get(configId);
+  }
+
   /**
    * The task's body: the live object of a running task (do not change it), or a fresh copy of a
    * finished one, read back from the journal when only its location is kept.
@@ -194,10 +179,7 @@ export class TaskStore {
     return (await this.#inMemory(stored))?.task;
   }
 
-  /**
-   * A copy of a frozen task with its JSON in memory (read from the journal if need be), for one
-   * use; a compaction that relocates the original meanwhile does not touch the copy.
-   */
+  /** A copy of a frozen task with its JSON in memory (read from the journal if need be). */
   async #inMemory(stored: FrozenTask): Promise<FrozenTask | undefined> {
     if (stored.json !== undefined) return new FrozenTask(stored, stored.json);
     const line = stored.journalLine;
@@ -210,7 +192,7 @@ export class TaskStore {
   }
 
   /**
-   * Applies a record read back from the journal at start-up. Records of other modules are ignored.
+   * Applies a record read back from the journal at start-up; the outbox's records are left to it.
    *
    * @param record A journal record.
    */
@@ -219,14 +201,15 @@ export class TaskStore {
       this.#tasks.set(record.id, record);
       return;
     }
-    const r = record as TaskRecord;
+    const r = record as TaskRecord | { type: "frozen"; task: Task };
     // A storage that parsed a frozen line as plain JSON (not through decodeTaskRecord).
-    if ((r?.type as string) === "frozen" && typeof r.task === "object") {
-      const frozen = FrozenTask.of(r.task as Task);
+    if (r?.type === "frozen") {
+      const frozen = FrozenTask.of(r.task);
       this.#tasks.set(frozen.id, frozen);
       return;
     }
-    if (TASK_RECORD_TYPES.has(r?.type)) applyRecord(this.#tasks, r);
+    if (TASK_FIELD_TYPES.has(r?.type)) applyRecord(this.#tasks, r);
+    this.#applyConfigs(r);
   }
 
   /** Freezes the finished tasks that replay left live; call once after the last `replay`. */
@@ -242,46 +225,67 @@ export class TaskStore {
     this.#frozenBytes += frozen.json!.length;
   }
 
+  #applyConfigs(record: TaskRecord): void {
+    const added = record.type === "push.config" ? [record.config] : record.type === "task" || record.type === "message" ? (record.pushConfigs ?? []) : [];
+    for (const config of added) {
+      let map = this.#configs.get(config.taskId);
+      if (!map) this.#configs.set(config.taskId, (map = new Map()));
+      if (!map.has(config.id)) this.#configCount++;
+      map.set(config.id, config);
+    }
+    if (record.type === "push.config.deleted" && this.#configs.get(record.taskId)?.delete(record.id)) this.#configCount--;
+  }
+
   /**
-   * Listens to every durable change.
+   * Follows a task: its durable events from now on, until it ends or asks for input.
    *
-   * @param listener Called synchronously after each applied change; must not throw.
-   * @returns A function that removes the listener.
+   * @param taskId The task.
+   * @returns The stream; `close()` it when the client goes away.
    */
-  listen(listener: (change: TaskChange) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  follow(taskId: string): TaskStream {
+    let set = this.#followers.get(taskId);
+    if (!set) this.#followers.set(taskId, (set = new Set()));
+    const stream = new TaskStream(taskId, () => {
+      set!.delete(stream);
+      if (set!.size === 0 && this.#followers.get(taskId) === set) this.#followers.delete(taskId);
+    });
+    set.add(stream);
+    return stream;
   }
 
   /**
    * Makes one change to a task: in turn with the task's other changes, `build` looks at the current
    * state and returns the record to journal (or throws to refuse, or returns undefined for no
-   * change); once durable, the record is applied and listeners are told.
+   * change); the deliveries the change owes are planned into the record; once durable, the record
+   * is applied and the task's streams get its event.
    *
    * @param taskId The task the change is about.
    * @param build Makes the record from the current state (undefined for a new task).
-   * @returns The applied change, or undefined if `build` made none.
+   * @returns The applied change with the deliveries it owes, or undefined if `build` made none.
    * @throws Whatever `build` throws; a {@linkcode JournalError} if the record could not be written.
    */
   commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
     const previous = this.#chains.get(taskId) ?? Promise.resolve();
     const next = previous.then(async () => {
       let current = this.#tasks.get(taskId);
-      // `build` and `decorate` may look at the task's body: bring a finished one's into memory.
+      // `build` and the plan may look at the task's body: bring a finished one's into memory.
       if (current instanceof FrozenTask) current = await this.#inMemory(current);
       const record = build(current);
       if (!record) return undefined;
-      this.#decorate(record, current);
+      const deliveries = OWING_TYPES.has(record.type)
+        ? planDeliveries(record, current?.task, this.configs(taskId), { now: this.#options.now(), v03Task: this.#options.v03Task })
+        : [];
+      if (deliveries.length > 0) (record as { deliveries?: Delivery[] }).deliveries = deliveries;
       await this.#journal.append(record);
       // A change to a finished task (never made by this module) thaws it from the body read above.
-      if (TASK_RECORD_TYPES.has(record.type) && record.type !== "task" && current) this.#tasks.set(taskId, current);
-      const stored = TASK_RECORD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
-      const change: TaskChange = { record, stored, event: stored && toEvent(record, stored) };
-      for (const listener of this.#listeners) listener(change);
+      if (TASK_FIELD_TYPES.has(record.type) && record.type !== "task" && current) this.#tasks.set(taskId, current);
+      const stored = TASK_FIELD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
+      this.#applyConfigs(record);
+      const event = stored && toEvent(record, stored);
+      if (event) for (const stream of this.#followers.get(taskId) ?? []) stream.push(event);
       // A finished task never changes again: keep it as text from now on.
       if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#freeze(taskId, stored);
-      this.#maybeCompact();
-      return change;
+      return { record, stored, event, deliveries };
     });
     const tail = next.catch(() => undefined);
     this.#chains.set(taskId, tail);
@@ -291,34 +295,38 @@ export class TaskStore {
     return next;
   }
 
-  /** Whether the journal has outgrown the live state by the configured factor. */
-  get needsCompaction(): boolean {
-    const live = this.#tasks.size + this.#extraLiveCount();
-    return this.#journal.recordCount > Math.max(this.#compactionMinRecords, live * this.#compactionFactor) || this.#frozenBytes > this.#maxFrozenBytes;
-  }
-
-  #maybeCompact(): void {
-    if (this.#compacting || !this.needsCompaction) return;
-    this.#compacting = this.compact().finally(() => (this.#compacting = undefined));
-    // A failed compaction leaves the old journal whole; the next change tries again.
-    this.#compacting.catch((error: Error) => console.error(`compaction failed: ${error.message}`));
+  /**
+   * Whether the journal has outgrown the live state by the configured factor, or finished tasks'
+   * bodies held in memory passed their limit.
+   *
+   * @param extraLive Live records others keep in the same journal (the outbox's).
+   * @returns True when a compaction is due.
+   */
+  needsCompaction(extraLive = 0): boolean {
+    const { compactionMinRecords, compactionFactor, maxFrozenBytesInMemory } = this.#options;
+    const live = this.#tasks.size + this.#configCount + extraLive;
+    return this.#journal.recordCount > Math.max(compactionMinRecords, live * compactionFactor) || this.#frozenBytes > maxFrozenBytesInMemory;
   }
 
   /**
-   * Rewrites the journal as the live state: one `task` record per task (with its checkpoint), plus
-   * the extra records; terminal tasks past their retention are dropped, from memory too.
+   * Rewrites the journal as the live state: one `task` record per task (with its checkpoint), its
+   * configs, then `extra()` (the outbox's live records); terminal tasks past their retention are
+   * dropped, from memory too, with their configs.
    *
+   * @param extra More live records to keep, taken at the same moment (`() => []` for none).
    * @returns Resolves when the new journal is in place.
    */
-  async compact(): Promise<void> {
+  async compact(extra: () => Iterable<unknown>): Promise<void> {
     await this.#journal.compact(() => {
-      const cutoff = this.#now() - this.#retentionMs;
+      const cutoff = this.#options.now() - this.#options.retentionMs;
       for (const [id, stored] of this.#tasks) {
         if (!TERMINAL_STATES.has(stored.state) || Date.parse(stored.timestamp) >= cutoff) continue;
         this.#tasks.delete(id);
+        this.#configCount -= this.#configs.get(id)?.size ?? 0;
+        this.#configs.delete(id);
         if (stored instanceof FrozenTask) stored.dropped();
       }
-      return this.#snapshot();
+      return [...this.#snapshot(), ...extra()];
     });
     // The compaction left every body it wrote on disk; count what is still held.
     this.#frozenBytes = 0;
@@ -331,19 +339,17 @@ export class TaskStore {
         yield stored;
         continue;
       }
-      const record: TaskRecord = { type: "task", task: stored.task };
-      if (stored.checkpoint !== undefined) record.checkpoint = stored.checkpoint;
-      yield record;
+      yield stored.checkpoint === undefined ? { type: "task", task: stored.task } : { type: "task", task: stored.task, checkpoint: stored.checkpoint };
     }
-    yield* this.#extraSnapshot();
+    for (const [taskId, configs] of this.#configs) for (const config of configs.values()) yield { type: "push.config", taskId, config };
   }
 }
 
 /**
- * Applies one record to a map of tasks. Pure but for the map it changes.
+ * Applies one task record to a map of tasks. Pure but for the map it changes.
  *
  * @param tasks The tasks, by id.
- * @param record The record.
+ * @param record A record that changes a task's fields (`task`, `status`, `message`, `artifact`, `checkpoint`).
  * @returns The changed task.
  * @throws {Error} If the record names a task that does not exist (a damaged journal).
  */
@@ -361,57 +367,7 @@ export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord):
   // A frozen task takes no changes in a healthy journal; thaw it rather than lose one.
   const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined);
   if (stored !== found) tasks.set(record.taskId, stored);
-  const task = stored.task;
-  switch (record.type) {
-    case "status":
-      task.status = record.status;
-      if (record.status.message) (task.history ??= []).push(record.status.message);
-      if (record.checkpoint !== undefined) stored.checkpoint = record.checkpoint;
-      break;
-    case "message":
-      (task.history ??= []).push(record.message);
-      if (record.status) task.status = record.status;
-      break;
-    case "artifact":
-      mergeArtifact(task, record.artifact, record.append === true);
-      break;
-    case "checkpoint":
-      stored.checkpoint = record.checkpoint;
-      break;
-  }
+  applyToTask(stored.task, record);
+  if ((record.type === "status" || record.type === "checkpoint") && record.checkpoint !== undefined) stored.checkpoint = record.checkpoint;
   return stored;
-}
-
-function mergeArtifact(task: Task, artifact: Artifact, append: boolean): void {
-  const artifacts = (task.artifacts ??= []);
-  const index = artifacts.findIndex((a) => a.artifactId === artifact.artifactId);
-  if (index === -1) artifacts.push(structuredClone(artifact));
-  else if (append) artifacts[index] = { ...artifacts[index]!, parts: [...artifacts[index]!.parts, ...artifact.parts] };
-  else artifacts[index] = structuredClone(artifact);
-}
-
-function toEvent(record: TaskRecord, stored: StoredTask): StreamResponse | undefined {
-  const { id: taskId, contextId } = stored; // Not `stored.task`: a finished task's body may be on disk.
-  switch (record.type) {
-    case "task":
-      return { task: record.task };
-    case "status":
-      return { statusUpdate: { taskId, contextId, status: record.status } };
-    case "message":
-      return record.status ? { statusUpdate: { taskId, contextId, status: record.status } } : undefined;
-    case "artifact": {
-      const update = { taskId, contextId, artifact: record.artifact } as {
-        taskId: string;
-        contextId: string;
-        artifact: Artifact;
-        append?: boolean;
-        lastChunk?: boolean;
-      };
-      if (record.append) update.append = true;
-      if (record.lastChunk) update.lastChunk = true;
-      return { artifactUpdate: update };
-    }
-    default:
-      return undefined;
-  }
 }

@@ -47,8 +47,8 @@ import { Outbox } from "../lib/outbox.ts";
 import type { Delivery } from "../lib/outbox.ts";
 import type { ReceivedEvent } from "../lib/receiver.ts";
 import { generateWebhookSecret } from "../lib/signing.ts";
-import { applyRecord } from "../lib/task_store.ts";
-import type { StoredTask, TaskRecord } from "../lib/task_store.ts";
+import { TaskStore } from "../lib/task_store.ts";
+import type { TaskRecord } from "../lib/task_store.ts";
 import type { Task, TaskState } from "../lib/types.ts";
 import { TERMINAL_STATES } from "../lib/types.ts";
 
@@ -80,7 +80,6 @@ const BEHAVIOURS: ReadonlyArray<readonly [Behaviour, number]> = [
   ["accept", 40], ["slow", 10], ["error_500", 8], ["unavailable_503", 5], ["too_many_429", 5],
   ["hang", 4], ["late_forward", 3], ["reset", 8], ["lost_answer", 7], ["forge", 3],
 ];
-const TASK_RECORD_TYPES = new Set(["task", "status", "message", "artifact", "checkpoint"]);
 
 interface Options { tasks: number; kills: number; receiverKills: number; seed: number; maxSteps: number; maxStepMs: number; durationMs: number; timeLimitMs: number; keep: boolean }
 interface TaskPlan { atMs: number; steps: number; stepMs: number }
@@ -182,7 +181,7 @@ async function main(): Promise<number> {
       journalErrors.push("receiver journal: its events differ from what GET /events served");
     }
     for (const [id, task] of answers) {
-      const journaled = agentJournal?.tasks.get(id)?.task.status.state;
+      const journaled = agentJournal?.tasks.get(id)?.state;
       if (agentJournal && journaled !== task.status.state) journalErrors.push(`agent journal: task ${id} is ${journaled}, GetTask said ${task.status.state}`);
     }
 
@@ -537,14 +536,15 @@ function isTerminal(event: ReceivedEvent): boolean {
 async function loadAgentJournal(dir: string) {
   const journal = await openJournal(dir, { warn: (line) => console.error(`chaos: ${line}`) });
   try {
-    const tasks = new Map<string, StoredTask>();
+    // The agent's own store and outbox, replayed as at start-up, say what is still owed.
+    const store = new TaskStore(journal);
+    const outbox = new Outbox(store, { send: async () => ({ ok: false }) });
     const produced = new Map<string, string[]>();
-    const outbox = new Outbox({ send: async () => ({ ok: false }) });
     let compacted = false;
     for (const record of (await journal.load()) as TaskRecord[]) {
-      if (TASK_RECORD_TYPES.has(record.type)) applyRecord(tasks, record);
+      store.replay(record);
       outbox.replay(record);
-      const deliveries = [...((record.deliveries as Delivery[] | undefined) ?? [])];
+      const deliveries = [...(("deliveries" in record ? record.deliveries : undefined) ?? [])];
       if (record.type === "push.delivery") {
         compacted = true;
         deliveries.push(record.delivery as Delivery);
@@ -555,6 +555,7 @@ async function loadAgentJournal(dir: string) {
         if (!ids.includes(delivery.id)) ids.push(delivery.id);
       }
     }
+    const tasks = new Map([...store.all()].map((stored) => [stored.id, stored]));
     return { tasks, produced, compacted, pending: outbox.deliveries("pending"), dead: outbox.deliveries("dead") };
   } finally {
     await journal.close();
@@ -599,7 +600,7 @@ function checkRun(
   let missing = 0;
   let outOfOrder = 0;
   for (const id of all) {
-    const state = answers.get(id)?.status.state ?? agentJournal?.tasks.get(id)?.task.status.state;
+    const state = answers.get(id)?.status.state ?? agentJournal?.tasks.get(id)?.state;
     const events = byTask.get(id) ?? [];
     const gap = missingIn(state, events);
     if (gap) (missing++, problems.push(`task ${id}: ${gap}`));

@@ -85,7 +85,10 @@ async function main(): Promise<void> {
   const shownHost = values.host!.includes(":") ? `[${values.host}]` : values.host;
   console.log(`listening on http://${shownHost}:${address.port}`);
 
-  // 4. Stop cleanly: running tasks stay journaled as they are and resume at the next start.
+  // 4. Start delivering webhooks: now the agent's URL, the JWT's issuer, is known.
+  agent.startDelivery(values["public-url"] ?? `http://${shownHost}:${address.port}`);
+
+  // 5. Stop cleanly: running tasks stay journaled as they are and resume at the next start.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

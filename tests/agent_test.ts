@@ -273,7 +273,7 @@ test("compaction keeps exactly the live state and drops terminal tasks past rete
   const before = await agent.getTask({ id: task.id });
   const waitingBefore = await agent.getTask({ id: waiting.id });
   const recordsBefore = agent.journal.recordCount;
-  await agent.store.compact();
+  await agent.compact();
   assert.ok(agent.journal.recordCount < recordsBefore);
   // The finished task's body now lives in the compacted file only, and reads back from there.
   assert.equal((agent.store.get(task.id) as { json?: string }).json, undefined);
@@ -290,7 +290,7 @@ test("compaction keeps exactly the live state and drops terminal tasks past rete
   const journal = await openJournal(dataDir, { warn: () => {}, decode: decodeTaskRecord });
   const store = new TaskStore(journal, { now: () => Date.now() + 8 * 24 * 3600 * 1000 });
   for (const record of await journal.load()) store.replay(record);
-  await store.compact();
+  await store.compact(() => []);
   assert.equal(store.size, 1, "only the task still waiting for input is left");
   await journal.close();
 });

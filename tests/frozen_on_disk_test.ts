@@ -14,6 +14,7 @@ import { openJournal } from "../lib/journal.ts";
 import type { StoredLine } from "../lib/journal.ts";
 import type { LineLocation } from "../lib/journal_format.ts";
 import { FrozenTask, decodeTaskRecordAt } from "../lib/frozen_task.ts";
+import { Compactor } from "../lib/compaction.ts";
 import { TaskStore } from "../lib/task_store.ts";
 import type { Task } from "../lib/types.ts";
 import { TEST_PUSH, startAgent, startTestReceiver, tempDir, userMessage, waitFor } from "./helpers.ts";
@@ -137,7 +138,7 @@ test("store: finished tasks load without their bodies; read() brings one back; c
   // Finished during this process: kept as text until a compaction writes them.
   assert.equal(typeof (store.get("t3") as FrozenTask).json, "string");
   for (let round = 0; round < 3; round++) {
-    await store.compact();
+    await store.compact(() => []);
     assert.equal((store.get("t3") as FrozenTask).json, undefined, `round ${round}: on disk after compaction`);
     for (const task of tasks) assert.deepEqual(await store.read(store.get(task.id)!), task, `round ${round} ${task.id}`);
     await journal.close();
@@ -157,11 +158,11 @@ test("store: a task dropped by retention reads as gone, never as another task's 
   let now = Date.now();
   const store = new TaskStore(journal, { now: () => now, retentionMs: 1000 });
   await store.commit("old", () => ({ type: "task", task: finished("old", "old one") }));
-  await store.compact();
+  await store.compact(() => []);
   const old = store.get("old")!;
   now += 5000;
   await store.commit("new", () => ({ type: "task", task: finished("new", "new one", now) }));
-  await store.compact(); // Drops "old"; "new" may now sit where "old" was.
+  await store.compact(() => []); // Drops "old"; "new" may now sit where "old" was.
   assert.equal(store.get("old"), undefined);
   assert.equal(await store.read(old), undefined);
   assert.equal((await store.read(store.get("new")!))?.artifacts?.[0]?.parts[0]?.text, "new one");
@@ -177,7 +178,7 @@ test("agent: GetTask, ListTasks and a push config on a finished task work from b
   let t = await startAgent({ dataDir, handler, push: TEST_PUSH });
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push((await t.client.sendMessage({ message: userMessage({ i }) })).task.id);
-  await t.agent.store.compact(); // These five are written as frozen lines...
+  await t.agent.compact(); // These five are written as frozen lines...
   for (let i = 5; i < 8; i++) ids.push((await t.client.sendMessage({ message: userMessage({ i }) })).task.id); // ...these three are not.
   const before = await Promise.all(ids.map((id) => t.client.getTask({ id })));
   await t.close();
@@ -202,14 +203,16 @@ test("agent: GetTask, ListTasks and a push config on a finished task work from b
   }
 });
 
-test("store: past maxFrozenBytesInMemory a compaction moves finished tasks' bodies to disk by itself", async () => {
+test("Compactor: past maxFrozenBytesInMemory a compaction moves finished tasks' bodies to disk by itself", async () => {
   const journal = await openJournal(tempDir(), { decode: decodeTaskRecordAt });
   const store = new TaskStore(journal, { maxFrozenBytesInMemory: 20_000 });
+  const compactor = new Compactor(store, undefined);
   const inMemory = () => [...store.all()].filter((s) => (s as FrozenTask).json !== undefined).length;
   for (let i = 0; i < 40; i++) await store.commit(`t${i}`, () => ({ type: "task", task: finished(`t${i}`, "x".repeat(1000)) }));
   await waitFor(() => inMemory() < 20, { what: "a compaction to move bodies to disk" });
   assert.equal(store.size, 40);
   assert.equal((await store.read(store.get("t0")!))?.artifacts?.[0]?.parts[0]?.text, "x".repeat(1000));
+  await compactor.stop();
   await journal.close();
 });
 
@@ -219,7 +222,7 @@ test("agent: a journal line damaged under a finished task is reported on GetTask
   let t = await startAgent({ dataDir, handler });
   const { task } = await t.client.sendMessage({ message: userMessage({}) });
   const { task: other } = await t.client.sendMessage({ message: userMessage({}) });
-  await t.agent.store.compact();
+  await t.agent.compact();
   await t.close();
   t = await startAgent({ dataDir, handler });
   const line = (t.agent.store.get(task.id) as FrozenTask).journalLine!;

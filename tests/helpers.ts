@@ -161,6 +161,7 @@ export async function startAgent(options: Partial<AgentOptions> & Pick<AgentOpti
   const server = createAgentServer(agent, serverOptions);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  agent.startDelivery(url);
   return {
     agent,
     url,

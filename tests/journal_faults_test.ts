@@ -176,9 +176,8 @@ test("a journal cut at every byte offset of its last record loads exactly the re
 test("SendMessage on a full disk answers -32603, logs the cause, and the agent keeps serving the last durable state", async () => {
   const dataDir = tempDir();
   const disk = fakeDisk();
-  const storage = await openJournal(dataDir, { ...quiet, openFile: openOn(disk) });
   const logged: unknown[] = [];
-  const t = await startAgent({ handler: () => {}, dataDir, storage, push: false }, { logError: (error) => logged.push(error) });
+  const t = await startAgent({ handler: () => {}, dataDir, openFile: openOn(disk), push: false }, { logError: (error) => logged.push(error) });
   const url = `${t.url}/`;
   const send = () => rawPost(url, JSON.stringify({ jsonrpc: "2.0", id: 7, method: "SendMessage", params: { message: userMessage({}) } }));
   try {
@@ -217,7 +216,6 @@ test("SendMessage on a full disk answers -32603, logs the cause, and the agent k
 test("a handler's ctx call on a full disk rejects with JournalError IO; the task keeps its last durable checkpoint and resumes from it", async () => {
   const dataDir = tempDir();
   const disk = fakeDisk();
-  const storage = await openJournal(dataDir, { ...quiet, openFile: openOn(disk) });
   let stepOne = false;
   let failure: unknown;
   let resumedFrom: unknown = "not resumed";
@@ -238,7 +236,7 @@ test("a handler's ctx call on a full disk rejects with JournalError IO; the task
     // Hold the run until the agent stops, so the failed step is all that happened.
     await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
   };
-  const t = await startAgent({ handler, dataDir, storage, push: false }, { logError: () => {} });
+  const t = await startAgent({ handler, dataDir, openFile: openOn(disk), push: false }, { logError: () => {} });
   let taskId = "";
   try {
     taskId = (await t.client.sendMessage({ message: userMessage({ watched: true }), configuration: { returnImmediately: true } })).task.id;

@@ -1,0 +1,81 @@
+/**
+ * The options of an agent, in one place: what `Agent.open` takes, with each default. Types only.
+ *
+ * @module
+ */
+
+import type { CardOptions } from "./agent_card.ts";
+import type { JournalOptions } from "./journal.ts";
+import type { TaskHandler } from "./runner.ts";
+import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
+import type { AgentCard } from "./types.ts";
+
+/** Options of `Agent.open`. */
+export interface AgentOptions {
+  /** The agent's work, run in the background for each task. */
+  handler: TaskHandler;
+  /** Where the journal, the signing keys and the admin token live. */
+  dataDir: string;
+  /** Card fields: name, description, version, skills, input and output modes... */
+  card?: CardOptions;
+  /**
+   * The card `GetExtendedAgentCard` returns; giving one declares `capabilities.extendedAgentCard`.
+   * A function may return undefined when it has none to give (-32007). Without it the method is
+   * unsupported (-32004).
+   */
+  extendedCard?: AgentCard | (() => AgentCard | undefined);
+  /** Handlers running at once. @default 32 */
+  concurrency?: number;
+  /** fsync each journal batch. @default true */
+  sync?: boolean;
+  /** Truncate a damaged journal instead of refusing to start. @default false */
+  repair?: boolean;
+  /** Keep terminal tasks this long. @default 7 days */
+  retentionMs?: number;
+  /** Compact when the journal holds this many times the live records. @default 4 */
+  compactionFactor?: number;
+  /** Never compact below this many journal records. @default 10000 */
+  compactionMinRecords?: number;
+  /** Compact once finished tasks' JSON held in memory passes this (their bodies then stay on disk). @default 64 MiB */
+  maxFrozenBytesInMemory?: number;
+  /** Opens the journal file; tests inject a file system that fails (a full disk). @default node:fs/promises `open` */
+  openFile?: JournalOptions["openFile"];
+  /** Where warnings go. @default console.warn */
+  warn?: (message: string) => void;
+  /** Push notifications; `false` builds an agent without them (the config methods answer -32003). @default {} */
+  push?: PushOptions | false;
+  /**
+   * The URL clients reach the agent at (the webhook JWT's `iss`). Given here, webhooks start to go
+   * out at open; else call `Agent.startDelivery` once the server listens.
+   */
+  publicUrl?: string;
+}
+
+/** Push notification options of {@linkcode AgentOptions}. */
+export interface PushOptions {
+  /** Standard Webhooks secrets, `whsec_...`, comma-separated for rotation. @default none: no `webhook-signature` */
+  secrets?: string;
+  /** Sign each webhook with an ES256 JWT (keys in the data directory, public keys at /.well-known/jwks.json). @default true */
+  jwt?: boolean;
+  /** Delay before each attempt, ms; the length is the number of attempts. @default 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h */
+  schedule?: readonly number[];
+  /** Per-attempt timeout. @default 10000 */
+  timeoutMs?: number;
+  /** SSRF guard: `allowPrivate` opens loopback/private targets, `allowlist` some CIDRs/hosts. @default guard on */
+  ssrf?: SsrfOptions;
+  /** DNS resolver for the SSRF guard (tests inject one). */
+  resolver?: ResolverFunction;
+  /** Attempts in flight at once. @default 256 */
+  maxInFlight?: number;
+  /** Attempts in flight at once per origin (each on its own keep-alive connection). @default 64 */
+  maxInFlightPerOrigin?: number;
+  /** Bearer token of the admin interface (/admin/outbox). @default read or made in `<dataDir>/admin_token` */
+  adminToken?: string;
+  /** One line per delivery attempt. @default none */
+  log?: (line: string) => void;
+  /** Backpressure: a new task waits while its webhook's origin has this many deliveries never attempted. @default 64 */
+  maxFreshPerOrigin?: number;
+  /** The longest a new task waits for that backpressure. @default 5000 */
+  admissionWaitMs?: number;
+}
+

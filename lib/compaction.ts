@@ -1,0 +1,78 @@
+/**
+ * Keeps an agent's journal small: once it holds several times the live records (or finished tasks'
+ * bodies in memory pass their limit), it is rewritten as the live state: the store's tasks and
+ * configs, then the outbox's owed deliveries and dead letters, taken at one moment. Checked on a
+ * timer, so no commit waits for it and neither the store nor the outbox calls the other.
+ *
+ * @module
+ */
+
+import { clearInterval, setInterval } from "node:timers";
+import type { Outbox } from "./outbox.ts";
+import type { TaskStore } from "./task_store.ts";
+
+/** How often the journal's size is checked. */
+const CHECK_INTERVAL_MS = 1000;
+
+/**
+ * Compacts one agent's journal, by itself when due or when asked.
+ *
+ * @example
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { Compactor } from "./compaction.ts";
+ * import { openJournal } from "./journal.ts";
+ * import { TaskStore } from "./task_store.ts";
+ * const journal = await openJournal(mkdtempSync(join(tmpdir(), "c-")));
+ * const compactor = new Compactor(new TaskStore(journal), undefined);
+ * await compactor.compact();
+ * compactor.stop();
+ * await journal.close();
+ * ```
+ */
+export class Compactor {
+  #store: TaskStore;
+  #outbox: Outbox | undefined;
+  #warn: (message: string) => void;
+  #timer: ReturnType<typeof setInterval>;
+  #running: Promise<void> | undefined;
+
+  /**
+   * @param store The agent's store.
+   * @param outbox The agent's outbox, whose live records are kept too.
+   * @param warn Where a failed compaction is reported. @default console.warn
+   */
+  constructor(store: TaskStore, outbox: Outbox | undefined, warn: (message: string) => void = console.warn) {
+    this.#store = store;
+    this.#outbox = outbox;
+    this.#warn = warn;
+    this.#timer = setInterval(() => this.#compactIfDue(), CHECK_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  /**
+   * Rewrites the journal as the live state now (or joins the compaction under way).
+   *
+   * @returns Resolves when the new journal is in place.
+   * @throws {JournalError} If it could not be written; the old journal is then whole.
+   */
+  compact(): Promise<void> {
+    const outbox = this.#outbox;
+    this.#running ??= this.#store.compact(() => outbox?.snapshot() ?? []).finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  #compactIfDue(): void {
+    if (this.#running || !this.#store.needsCompaction(this.#outbox?.liveCount)) return;
+    // A failed compaction leaves the old journal whole; the next check tries again.
+    this.compact().catch((error: Error) => this.#warn(`compaction failed: ${error.message}`));
+  }
+
+  /** Stops checking; waits for a compaction under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running?.catch(() => undefined);
+  }
+}
