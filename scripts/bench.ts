@@ -11,8 +11,9 @@
  *   to its terminal webhook acknowledged) p50/p95/p99 (and p99 once warm: the tasks after the first
  *   quarter), missing, and each process's CPU per task; with the durable journal and with
  *   `--no-fsync`, so the cost of durability shows.
- * - client: the webhook HTTP client alone, `node:http` against `lib/http1.ts`, cold and warm; and
- *   the CPU of one ES256 signature (one per webhook, for its JWT).
+ * - client: the webhook sender's HTTP client alone (`WebhookSender.send()` over `node:http`, no
+ *   signing), CPU per POST cold and warm; and the CPU of one ES256 signature (one per webhook, for
+ *   its JWT).
  * - journal: appends per second with group commit (64 writers), and what one fsync costs here.
  * - recovery: process start to serving with a journal of 10k and 100k finished tasks (and with an
  *   empty one, the runtime's own start-up), and the resident memory with 100k retained tasks.
@@ -31,6 +32,7 @@ import { A2AClient } from "../lib/client.ts";
 import { openJournal } from "../lib/journal.ts";
 import { loadSigningKeys, signJwtAsync } from "../lib/signing.ts";
 import { FrozenTask } from "../lib/frozen_task.ts";
+import { WebhookSender } from "../lib/webhook_sender.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TIME_LIMIT_MS = 120_000;
@@ -46,12 +48,11 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "1" },
       only: { type: "string", default: "e2e,client,journal,recovery" },
       role: { type: "string" },
-      kind: { type: "string" },
       url: { type: "string" },
     },
   });
   if (values.role === "receiver") return runReceiver();
-  if (values.role === "poster") return runPoster(values.kind as "node:http" | "http1", values.url!);
+  if (values.role === "poster") return runPoster(values.url!);
   const tasks = Number(values.tasks);
   const concurrency = Number(values.concurrency);
   const only = new Set(values.only!.split(","));
@@ -209,8 +210,8 @@ async function runReceiver(): Promise<void> {
 }
 
 /**
- * The webhook HTTP client alone: CPU per POST of `node:http` (keep-alive agent) and of
- * `lib/http1.ts`, each in a fresh process, over its first 2,000 POSTs (cold: code not yet
+ * The webhook HTTP client alone: CPU per POST of `WebhookSender.send()` (keep-alive `node:http`
+ * agent, no signing) in a fresh process, over its first 2,000 POSTs (cold: code not yet
  * optimised, as in a 2,000-task e2e run) and the next 20,000 (warm), 64 at a time.
  */
 async function httpClients(): Promise<Figures> {
@@ -219,15 +220,12 @@ async function httpClients(): Promise<Figures> {
     const receiver = spawnTs(["scripts/bench.ts", "--role", "receiver"], children);
     const url = `${await listening(receiver)}/webhook`;
     const figures: Figures = {};
-    for (const kind of ["node:http", "http1"] as const) {
-      const poster = spawnTs(["scripts/bench.ts", "--role", "poster", "--kind", kind, "--url", url], children);
-      const exited = new Promise((resolve) => poster.once("exit", resolve));
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, TIME_LIMIT_MS).unref())]);
-      const line = takeLines(poster).find((l) => l.startsWith("{"));
-      if (!line) throw new Error(`the ${kind} poster printed no figures`);
-      const name = kind === "node:http" ? "nodehttp" : "http1";
-      for (const [key, value] of Object.entries(JSON.parse(line) as Figures)) figures[`client_${name}_${key}`] = value;
-    }
+    const poster = spawnTs(["scripts/bench.ts", "--role", "poster", "--url", url], children);
+    const exited = new Promise((resolve) => poster.once("exit", resolve));
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, TIME_LIMIT_MS).unref())]);
+    const line = takeLines(poster).find((l) => l.startsWith("{"));
+    if (!line) throw new Error("the poster printed no figures");
+    for (const [key, value] of Object.entries(JSON.parse(line) as Figures)) figures[`client_${key}`] = value;
     // Each webhook's JWT is one ES256 signature; this runtime's cost of one, in CPU.
     const { current } = await loadSigningKeys(mkdtempSync(join(tmpdir(), "bench-keys-")));
     const claims = { iss: "http://127.0.0.1:8001", aud: url, iat: 1, exp: 2, jti: "msg_bench", taskId: crypto.randomUUID(), body_sha256: "x".repeat(43) };
@@ -242,24 +240,16 @@ async function httpClients(): Promise<Figures> {
   }
 }
 
-/** The poster child: POSTs webhook-sized bodies and prints its CPU per POST, cold and warm. */
-async function runPoster(kind: "node:http" | "http1", url: string): Promise<void> {
-  const { Http1Client } = await import("../lib/http1.ts");
-  const target = new URL(url);
-  const body = Buffer.from(JSON.stringify({ statusUpdate: { taskId: crypto.randomUUID(), contextId: crypto.randomUUID(), status: { state: "TASK_STATE_WORKING", timestamp: new Date().toISOString() } } }));
-  const headers = { "content-type": "application/a2a+json", "webhook-id": "msg_bench", authorization: `Bearer ${"x".repeat(400)}` };
-  const http1 = new Http1Client({ maxSocketsPerOrigin: 64 });
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const post = kind === "http1"
-    ? () => http1.post(target, headers, body, 10_000).then((r) => r.status)
-    : () => new Promise<number>((resolve, reject) => {
-      const req = request(target, { method: "POST", agent, headers: { ...headers, "content-length": String(body.length) } }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode!));
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
+/** The poster child: sends webhook-sized attempts and prints its CPU per POST, cold and warm. */
+async function runPoster(url: string): Promise<void> {
+  const sender = new WebhookSender({ ssrf: { allowPrivate: true }, maxSocketsPerOrigin: 64 });
+  const body = JSON.stringify({ statusUpdate: { taskId: crypto.randomUUID(), contextId: crypto.randomUUID(), status: { state: "TASK_STATE_WORKING", timestamp: new Date().toISOString() } } });
+  // A JWT-sized Authorization header, without the signing: that cost is measured apart.
+  const attempt = { id: "msg_bench", taskId: "t1", url, body, authentication: { scheme: "Bearer", credentials: "x".repeat(400) } };
+  const post = async () => {
+    const outcome = await sender.send(attempt);
+    if (!outcome.ok) throw new Error(`the receiver did not answer 200: ${outcome.error}`);
+  };
   const phase = async (count: number) => {
     const cpu = process.cpuUsage();
     const start = performance.now();
@@ -267,7 +257,7 @@ async function runPoster(kind: "node:http" | "http1", url: string): Promise<void
     await Promise.all(Array.from({ length: 64 }, async () => {
       while (sent < count) {
         sent++;
-        if ((await post()) !== 200) throw new Error("the receiver did not answer 200");
+        await post();
       }
     }));
     const used = process.cpuUsage(cpu);
@@ -276,8 +266,7 @@ async function runPoster(kind: "node:http" | "http1", url: string): Promise<void
   const cold = await phase(2_000);
   const warm = await phase(20_000);
   console.log(JSON.stringify({ cold_cpu_us_per_post: cold.cpuUs, warm_cpu_us_per_post: warm.cpuUs, warm_posts_per_s: warm.perS }));
-  http1.close();
-  agent.destroy();
+  sender.close();
 }
 
 /** The journal alone: group-committed appends per second, and one fsync's cost. */
