@@ -109,20 +109,12 @@ export class Outbox {
     return this.#byId.size + this.#dead.size;
   }
 
-  /**
-   * Takes a durable change: queues the deliveries it owes, or drops a deleted config's queue.
-   *
-   * @param change What `TaskStore.commit` returned (undefined: no change, nothing to do).
-   */
+  /** Takes a durable change (what `TaskStore.commit` returned): queues what it owes, or drops a deleted config's queue. */
   add(change: TaskChange | undefined): void {
     if (change) this.#apply(change.record);
   }
 
-  /**
-   * Applies a record read back at start-up (after the store has replayed it).
-   *
-   * @param record A journal record.
-   */
+  /** Applies a record read back at start-up (after the store has replayed it). */
   replay(record: unknown): void {
     this.#apply(record as TaskRecord);
   }
@@ -235,11 +227,7 @@ export class Outbox {
     for (const key of this.#queues.keys()) this.#scheduleQueue(key);
   }
 
-  /**
-   * Stops sending and waits (bounded by the sender's timeout) for attempts in flight.
-   *
-   * @returns Resolves when nothing is in flight.
-   */
+  /** Stops sending and waits (bounded by the sender's timeout) for attempts in flight. */
   async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
@@ -377,33 +365,18 @@ export class Outbox {
     }
   }
 
-  /**
-   * Deliveries for the operator: pending ones in queue order, or dead letters.
-   *
-   * @param state `pending` or `dead`.
-   * @returns Summaries without bodies.
-   */
+  /** Deliveries for the operator, without bodies: pending ones in queue order, or dead letters. */
   deliveries(state: "pending" | "dead"): Array<Omit<Delivery, "body"> & { url: string | undefined }> {
     const list = state === "dead" ? [...this.#dead.values()] : [...this.#queues.values()].flat();
     return list.map(({ body: _body, ...rest }) => ({ ...rest, url: this.#store.config(rest.taskId, rest.configId)?.url }));
   }
 
-  /**
-   * Puts dead letters back in their queues, due now, with a fresh attempt count.
-   *
-   * @param ids The dead letters; all of them if omitted.
-   * @returns The ids replayed.
-   */
+  /** Puts dead letters (all, or `ids`) back in their queues, due now, with a fresh attempt count; returns the ids. */
   replayDead(ids?: string[]): Promise<string[]> {
     return this.#settleDead(ids, (taskId, id) => ({ type: "push.replay", taskId, id, nextAt: this.#now() }));
   }
 
-  /**
-   * Forgets dead letters.
-   *
-   * @param ids The dead letters; all of them if omitted.
-   * @returns The ids purged.
-   */
+  /** Forgets dead letters (all, or `ids`); returns the ids. */
   purgeDead(ids?: string[]): Promise<string[]> {
     return this.#settleDead(ids, (taskId, id) => ({ type: "push.purged", taskId, id }));
   }

@@ -1,7 +1,7 @@
 /**
  * The benchmark: prints one JSON line and a short table.
  *
- *   npx tsx scripts/bench.ts [--tasks 2000] [--concurrency 32] [--runs 3] [--only e2e,journal,recovery]
+ *   npx tsx scripts/bench.ts [--tasks 2000] [--concurrency 32] [--warmup 0] [--runs 3] [--only e2e,journal,recovery]
  *   npx deno@2 run -A scripts/bench.ts ...      (the same, every process under Deno)
  *
  * - e2e: N tasks of `steps: 0` (submitted, working, one artifact, completed: four webhooks each)
@@ -10,7 +10,8 @@
  *   Deliveries per second (first send to last acknowledged webhook), completion latency (task sent
  *   to its terminal webhook acknowledged) p50/p95/p99 (and p99 once warm: the tasks after the first
  *   quarter), missing, and each process's CPU per task; with the durable journal and with
- *   `--no-fsync`, so the cost of durability shows.
+ *   `--no-fsync`, so the cost of durability shows. `--warmup N` first sends N tasks through the same
+ *   processes and waits for their webhooks, unmeasured, as a long-running agent is warm.
  * - client: the webhook sender's HTTP client alone (`WebhookSender.send()` over `node:http`, no
  *   signing), CPU per POST cold and warm; and the CPU of one ES256 signature (one per webhook, for
  *   its JWT).
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     options: {
       tasks: { type: "string", default: "2000" },
       concurrency: { type: "string", default: "32" },
+      warmup: { type: "string", default: "0" },
       runs: { type: "string", default: "1" },
       only: { type: "string", default: "e2e,client,journal,recovery" },
       role: { type: "string" },
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
   if (values.role === "poster") return runPoster(values.url!);
   const tasks = Number(values.tasks);
   const concurrency = Number(values.concurrency);
+  const warmup = Number(values.warmup);
   const only = new Set(values.only!.split(","));
   const runs: Figures[] = [];
 
@@ -62,8 +65,8 @@ async function main(): Promise<void> {
   for (let run = 0; run < Number(values.runs); run++) {
     const figures: Figures = {};
     if (only.has("e2e")) {
-      Object.assign(figures, prefix("durable", await endToEnd(tasks, concurrency, true)));
-      Object.assign(figures, prefix("nosync", await endToEnd(tasks, concurrency, false)));
+      Object.assign(figures, prefix("durable", await endToEnd(tasks, concurrency, true, warmup)));
+      Object.assign(figures, prefix("nosync", await endToEnd(tasks, concurrency, false, warmup)));
       figures.durable_cost_pct = Math.round(100 * (1 - figures.durable_deliveries_per_s! / figures.nosync_deliveries_per_s!));
     }
     if (only.has("client")) Object.assign(figures, await httpClients());
@@ -91,7 +94,7 @@ function prefix(name: string, figures: Figures): Figures {
 }
 
 /** e2e: driver here, agent and receiver in child processes. */
-async function endToEnd(tasks: number, concurrency: number, durable: boolean): Promise<Figures> {
+async function endToEnd(tasks: number, concurrency: number, durable: boolean, warmup: number): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), "bench-e2e-"));
   const children: ChildProcess[] = [];
   try {
@@ -101,35 +104,43 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean): P
     if (!durable) agentArgs.push("--no-fsync");
     const agent = spawnTs(agentArgs, children);
     const send = jsonRpcSender(await listening(agent));
-    const sentAt = new Map<string, number>();
-    const cpuBefore = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)];
-    const start = now();
-    let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < tasks) {
-        next++;
-        const sent = now();
-        const { task } = await send("SendMessage", {
-          message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 0 } }] },
-          configuration: { returnImmediately: true, taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
-        }) as { task: { id: string } };
-        sentAt.set(task.id, sent);
-      }
-    }));
     // The receiver reports `done <taskId> <time>` per terminal webhook and `count <n> <time>` per 1000.
     const done = new Map<string, number>();
     let deliveries = 0;
     let lastAck = 0;
     const deadline = Date.now() + TIME_LIMIT_MS;
-    while (!(done.size >= tasks && deliveries >= tasks * 4) && Date.now() < deadline) {
-      receiver.stdin!.write("report\n");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      for (const line of takeLines(receiver)) {
-        const [kind, a, b] = line.split(" ");
-        if (kind === "done") done.set(a!, Number(b));
-        if (kind === "count") [deliveries, lastAck] = [Number(a), Number(b)];
+    const batch = async (count: number, sentAt: Map<string, number>) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          next++;
+          const sent = now();
+          const { task } = await send("SendMessage", {
+            message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 0 } }] },
+            configuration: { returnImmediately: true, taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
+          }) as { task: { id: string } };
+          sentAt.set(task.id, sent);
+        }
+      }));
+      const base = deliveries;
+      const finished = () => [...sentAt.keys()].every((id) => done.has(id));
+      while (!(deliveries - base >= count * 4 && finished()) && Date.now() < deadline) {
+        receiver.stdin!.write("report\n");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        for (const line of takeLines(receiver)) {
+          const [kind, a, b] = line.split(" ");
+          if (kind === "done") done.set(a!, Number(b));
+          if (kind === "count") [deliveries, lastAck] = [Number(a), Number(b)];
+        }
       }
-    }
+    };
+    if (warmup > 0) await batch(warmup, new Map());
+    const sentAt = new Map<string, number>();
+    const cpuBefore = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)];
+    const before = deliveries;
+    const start = now();
+    await batch(tasks, sentAt);
+    deliveries -= before;
     const cpu = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)].map((ms, i) => (ms - cpuBefore[i]!) / tasks);
     const latencies = [...done].map(([id, at]) => at - sentAt.get(id)!).filter(Number.isFinite).sort((a, b) => a - b);
     const pct = (p: number, sorted = latencies) => Number((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(1));
@@ -143,7 +154,7 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean): P
       latency_p95_ms: pct(95),
       latency_p99_ms: pct(99),
       latency_p99_warm_ms: pct(99, warm),
-      missing: tasks - done.size,
+      missing: [...sentAt.keys()].filter((id) => !done.has(id)).length,
       // CPU milliseconds per task in each process: what a 2-core machine's budget is spent on.
       agent_cpu_ms_per_task: Number(cpu[0]!.toFixed(3)),
       receiver_cpu_ms_per_task: Number(cpu[1]!.toFixed(3)),
