@@ -1,19 +1,28 @@
 /**
  * An exclusive lock on a data directory, so two agent processes never write one journal. The lock
- * is a file `LOCK` holding the owner's pid, created with `O_EXCL`. A lock whose pid is no longer
- * alive was left by a killed process and is taken over. (A recycled pid could keep a stale lock
- * alive; the error names the pid so an operator can check and remove the file.)
+ * is a file `LOCK` holding the owner's pid. It is written whole to a file of its own first and then
+ * `link()`ed into place, which fails if `LOCK` exists: nobody ever sees a half-written lock, and
+ * only one of two processes starting together gets it.
+ *
+ * A lock whose pid is no longer alive was left by a killed process and is taken over. Taking over
+ * goes through a second lock, `LOCK.takeover` (made the same way), and removes `LOCK` only if it is
+ * still the very file found stale (same inode), so two processes taking over one stale lock cannot
+ * both win. (A recycled pid could keep a stale lock alive; the error names the pid so an operator
+ * can check and remove the file.)
  *
  * @module
  */
 
-import { open, readFile, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, open, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { JournalError } from "./errors.ts";
 
 /** Directories this process holds, so a second open in the same process is refused too. */
 const HELD = new Set<string>();
+/** Tries at taking a lock that others keep taking or releasing meanwhile. */
+const MAX_TRIES = 5;
 
 /** A held lock; `release()` removes it. */
 export interface DirectoryLock {
@@ -46,45 +55,114 @@ export async function acquireLock(dir: string): Promise<DirectoryLock> {
   if (HELD.has(path)) {
     throw new JournalError("LOCKED", `Data directory ${dir} is already in use by this process (pid ${process.pid})`);
   }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, "wx", 0o644);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      HELD.add(path);
-      let released = false;
-      return {
-        path,
-        async release() {
-          if (released) return;
-          released = true;
-          HELD.delete(path);
-          await unlink(path).catch((error: NodeJS.ErrnoException) => {
-            if (error.code !== "ENOENT") throw error;
-          });
-        },
-      };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EACCES" || code === "EROFS" || code === "EPERM") {
-        throw new JournalError("READ_ONLY", `Data directory ${dir} is not writable (${code})`, { cause: error });
+  const mine = await writePidFile(dir);
+  try {
+    for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+      if (await linkExclusive(mine, path, dir)) return held(path);
+      const found = await readHolder(path);
+      if (found === undefined) continue; // Released meanwhile: try again.
+      if (isAlive(found.pid)) {
+        throw new JournalError(
+          "LOCKED",
+          `Data directory ${dir} is in use by process ${found.pid}; stop it first (or remove ${path} if that process is not an agent)`,
+        );
       }
-      if (code !== "EEXIST") throw new JournalError("IO", `Cannot lock data directory ${dir}: ${code}`, { cause: error });
+      // The holder is gone (killed): take the stale lock over, one taker at a time.
+      if (await takeOver(path, found.ino, mine, dir)) return held(path);
     }
-    const holder = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new JournalError(
-        "LOCKED",
-        `Data directory ${dir} is in use by process ${holder}; stop it first (or remove ${path} if that process is not an agent)`,
-      );
-    }
-    // The holder is gone (killed, or crashed before writing its pid): the lock is stale.
-    await unlink(path).catch(() => undefined);
+    throw new JournalError("LOCKED", `Cannot take the lock ${path}: other processes keep taking it`);
+  } finally {
+    await unlink(mine).catch(() => undefined);
   }
-  throw new JournalError("LOCKED", `Cannot take the lock ${path}: another process keeps taking it`);
+}
+
+function held(path: string): DirectoryLock {
+  HELD.add(path);
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      HELD.delete(path);
+      await unlink(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      });
+    },
+  };
+}
+
+/** Writes this process's pid, whole and synced, to a file of its own beside the lock. */
+async function writePidFile(dir: string): Promise<string> {
+  const path = join(dir, `LOCK.${process.pid}.${randomBytes(6).toString("hex")}`);
+  try {
+    const handle = await open(path, "wx", 0o600);
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return path;
+  } catch (error) {
+    throw lockError(dir, error);
+  }
+}
+
+/** Links `from` to `to` unless `to` exists: true when this process made it. */
+async function linkExclusive(from: string, to: string, dir: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw lockError(dir, error);
+  }
+}
+
+/** The holder's pid and the lock file's inode, or undefined when there is no lock file. */
+async function readHolder(path: string): Promise<{ pid: number; ino: number } | undefined> {
+  try {
+    const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    return { pid: Number.parseInt(text, 10), ino: info.ino };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Replaces the stale lock (inode `ino`) with ours while holding `LOCK.takeover`. False when the
+ * lock changed hands meanwhile, or another process is taking it over right now.
+ */
+async function takeOver(path: string, ino: number, mine: string, dir: string): Promise<boolean> {
+  const breaker = `${path}.takeover`;
+  if (!(await linkExclusive(mine, breaker, dir))) {
+    const taker = await readHolder(breaker);
+    // A taker that died in the few microseconds it holds the breaker left it behind: clear it.
+    if (taker !== undefined && !isAlive(taker.pid)) await unlink(breaker).catch(() => undefined);
+    return false;
+  }
+  try {
+    const now = await readHolder(path);
+    if (now !== undefined && now.ino !== ino) return false; // Someone else's lock now.
+    await unlink(path).catch(() => undefined);
+    return await linkExclusive(mine, path, dir);
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
+function lockError(dir: string, error: unknown): JournalError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EACCES" || code === "EROFS" || code === "EPERM") {
+    return new JournalError("READ_ONLY", `Data directory ${dir} is not writable (${code})`, { cause: error });
+  }
+  return new JournalError("IO", `Cannot lock data directory ${dir}: ${code ?? (error as Error).message}`, { cause: error });
 }
 
 function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
