@@ -2,13 +2,17 @@
  * The background runner: drives tasks to an end by calling the agent's handler, away from any
  * request. At most `concurrency` handlers run at once; the rest wait, submitted, in arrival order.
  * Every `ctx` call is a journaled change (see `task_store.ts`), so a handler that awaits its `ctx`
- * calls never gets ahead of what a crash would keep. After a restart the agent enqueues every task
+ * calls never gets ahead of what a crash would keep. A change the journal cannot write (a full
+ * disk) is not given up: the call waits and tries again, backing off up to 5 s, until the disk
+ * takes it or the task is canceled or the agent stops; the handler just sees a slow `ctx` call. After a restart the agent enqueues every task
  * that was submitted or working, and the handler is called again with its last checkpoint.
  *
  * @module
  */
 
 import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import { JournalError } from "./errors.ts";
 import type { Outbox } from "./outbox.ts";
 import type { StoredTask, TaskChange, TaskRecord, TaskStore } from "./task_store.ts";
 import type { Artifact, Message, Part, Task, TaskState } from "./types.ts";
@@ -73,6 +77,10 @@ export function agentMessage(contextId: string, taskId: string, content: string 
   return { messageId: randomUUID(), role: "ROLE_AGENT", parts, contextId, taskId };
 }
 
+/** The first and the longest wait before writing a change the journal refused again. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5000;
+
 /** Runs handlers for tasks; made by the agent. */
 export class TaskRunner {
   #store: TaskStore;
@@ -101,11 +109,22 @@ export class TaskRunner {
     this.#outbox = options.outbox;
   }
 
-  /** Commits a change of a handler's, and hands what it owes to the outbox. */
-  async #commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
-    const change = await this.#store.commit(taskId, build);
-    this.#outbox?.add(change);
-    return change;
+  /**
+   * Commits a change of a handler's and hands what it owes to the outbox. A journal that cannot
+   * write (a full disk) is waited out, backing off, until the run is aborted or the runner stops.
+   */
+  async #commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined, signal: AbortSignal): Promise<TaskChange | undefined> {
+    for (let wait = RETRY_FIRST_MS; ; wait = Math.min(2 * wait, RETRY_MAX_MS)) {
+      try {
+        const change = await this.#store.commit(taskId, build);
+        this.#outbox?.add(change);
+        return change;
+      } catch (error) {
+        if (!(error instanceof JournalError) || error.code !== "IO" || this.#stopped || signal.aborted) throw error;
+        if (wait === RETRY_FIRST_MS) this.#onError(new Error(`cannot journal a change, retrying until the journal takes it: ${error.message}`, { cause: error }), taskId);
+        await delay(wait, undefined, { signal });
+      }
+    }
   }
 
   /** Handlers running now. */
@@ -182,16 +201,16 @@ export class TaskRunner {
     try {
       if (stored.state !== "TASK_STATE_WORKING") await ctx.working();
       await this.#handler(structuredClone(stored.task), ctx);
-      if (!controller.signal.aborted) await this.#finish(taskId, "TASK_STATE_COMPLETED");
+      if (!controller.signal.aborted) await this.#finish(taskId, controller.signal, "TASK_STATE_COMPLETED");
     } catch (error) {
       if (controller.signal.aborted) return; // Canceled or stopping: the task is as the journal has it.
       const message = error instanceof Error ? error.message : String(error);
-      await this.#finish(taskId, "TASK_STATE_FAILED", message).catch((failure: Error) => this.#onError(failure, taskId));
+      await this.#finish(taskId, controller.signal, "TASK_STATE_FAILED", message).catch((failure: Error) => this.#onError(failure, taskId));
     }
   }
 
   /** Ends the run in `state` unless the handler already ended or interrupted the task. */
-  async #finish(taskId: string, state: TaskState, text?: string): Promise<void> {
+  async #finish(taskId: string, signal: AbortSignal, state: TaskState, text?: string): Promise<void> {
     await this.#commit(taskId, (current) => {
       if (!current) return undefined;
       // Only the WORKING this run set is its to end: terminal, interrupted, or SUBMITTED again (a
@@ -200,7 +219,7 @@ export class TaskRunner {
       const status = { state, timestamp: new Date().toISOString() } as Task["status"];
       if (text !== undefined) status.message = agentMessage(current.contextId, taskId, text);
       return { type: "status", taskId, status };
-    });
+    }, signal);
   }
 
   #context(stored: StoredTask, resumed: boolean, signal: AbortSignal): TaskContext {
@@ -220,7 +239,7 @@ export class TaskRunner {
           const state = (record as { status?: Task["status"] }).status?.state;
           if (state && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state))) handedBack = true;
           return record;
-        })
+        }, signal)
         .then(() => undefined);
     const setStatus: TaskContext["setStatus"] = (state, text, options = {}) =>
       change(() => {

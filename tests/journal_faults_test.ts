@@ -16,7 +16,7 @@ import { JournalError } from "../lib/errors.ts";
 import { openJournal } from "../lib/journal.ts";
 import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import type { TaskContext } from "../lib/runner.ts";
-import { ROOT, rawPost, startAgent, tempDir, userMessage, waitFor } from "./helpers.ts";
+import { ROOT, TEST_PUSH, rawPost, startAgent, startTestReceiver, tempDir, userMessage, waitFor } from "./helpers.ts";
 
 const quiet = { warn: () => {} };
 
@@ -213,55 +213,43 @@ test("SendMessage on a full disk answers -32603, logs the cause, and the agent k
   }
 });
 
-test("a handler's ctx call on a full disk rejects with JournalError IO; the task keeps its last durable checkpoint and resumes from it", async () => {
+test("a full disk holds tasks back without losing them: once space returns, every acknowledged task finishes and its webhooks arrive, without a restart", async () => {
   const dataDir = tempDir();
   const disk = fakeDisk();
-  let stepOne = false;
-  let failure: unknown;
-  let resumedFrom: unknown = "not resumed";
+  const stepped = new Set<string>();
+  let release = false;
   const handler = async (_task: unknown, ctx: TaskContext) => {
-    if ((ctx.message?.parts[0]?.data as { watched?: boolean } | undefined)?.watched !== true) return;
-    if (ctx.resumed) {
-      resumedFrom = ctx.checkpoint;
-      return;
-    }
     await ctx.working("step 1", { checkpoint: 1 });
-    stepOne = true;
-    await waitFor(() => disk.room === 0 || ctx.signal.aborted, { what: "the disk to fill up" });
-    try {
-      await ctx.working("step 2", { checkpoint: 2 });
-    } catch (error) {
-      failure = error;
-    }
-    // Hold the run until the agent stops, so the failed step is all that happened.
-    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+    stepped.add(ctx.taskId);
+    await waitFor(() => release || ctx.signal.aborted, { timeoutMs: 30_000, what: "the disk to fill up" });
+    await ctx.working("step 2", { checkpoint: 2 }); // Waits while the disk is full.
+    await ctx.addArtifact({ artifactId: "r", parts: [{ text: `done after checkpoint ${ctx.checkpoint ?? 0}` }] });
   };
-  const t = await startAgent({ handler, dataDir, openFile: openOn(disk), push: false }, { logError: () => {} });
-  let taskId = "";
+  const receiver = await startTestReceiver();
+  const t = await startAgent({ handler, dataDir, openFile: openOn(disk), push: TEST_PUSH, compactionMinRecords: 20, compactionFactor: 1.5 }, { logError: () => {} });
   try {
-    taskId = (await t.client.sendMessage({ message: userMessage({ watched: true }), configuration: { returnImmediately: true } })).task.id;
-    await waitFor(() => stepOne, { what: "step 1" });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { task } = await t.client.sendMessage({ message: userMessage({}), configuration: { returnImmediately: true, taskPushNotificationConfig: { url: receiver.url } } });
+      ids.push(task.id);
+    }
+    await waitFor(() => stepped.size === ids.length, { what: "every task at step 1" });
     disk.room = 0;
-    await waitFor(() => failure, { what: "the failed ctx call" });
-    assert.ok(failure instanceof JournalError, String(failure));
-    assert.equal(failure.code, "IO");
-    const task = await t.client.getTask({ id: taskId });
-    assert.equal(task.status.state, "TASK_STATE_WORKING");
-    assert.equal(task.status.message?.parts[0]?.text, "step 1", "the last durable status, not the refused one");
-    assert.equal(t.agent.store.get(taskId)?.checkpoint, 1);
+    release = true;
+    // While the disk is full, new work is refused cleanly, reads still serve, and nothing finishes.
+    const refused = await rawPost(`${t.url}/`, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "SendMessage", params: { message: userMessage({}) } }));
+    assert.equal(refused.body.error.code, -32603);
+    await waitFor(() => disk.failures >= 10, { what: "writes refused for a while (handlers, outbox, compaction)" });
+    for (const id of ids) assert.equal((await t.client.getTask({ id })).status.state, "TASK_STATE_WORKING");
     disk.room = Infinity;
-    // The agent goes on with other work once the disk has room.
-    const other = await t.client.sendMessage({ message: userMessage({}) });
-    assert.equal(other.task.status.state, "TASK_STATE_COMPLETED");
+    await waitFor(async () => {
+      const states = await Promise.all(ids.map(async (id) => (await t.client.getTask({ id })).status.state));
+      return states.every((state) => state === "TASK_STATE_COMPLETED");
+    }, { timeoutMs: 20_000, what: "every task to complete once the disk has room" });
+    await waitFor(() => ids.every((id) => receiver.seen.some((r) => r.body.includes(id) && r.body.includes("TASK_STATE_COMPLETED"))), { timeoutMs: 20_000, what: "every completion webhook" });
   } finally {
     await t.close();
-  }
-  const reopened = await Agent.open({ dataDir, handler, warn: () => {}, push: false });
-  try {
-    await waitFor(() => reopened.store.get(taskId)?.task.status.state === "TASK_STATE_COMPLETED", { what: "the resumed task to complete" });
-    assert.equal(resumedFrom, 1, "the task resumed from the last durable checkpoint");
-  } finally {
-    await reopened.close();
+    await receiver.close();
   }
 });
 
