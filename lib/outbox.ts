@@ -18,6 +18,7 @@ import { clearTimeout, setTimeout } from "node:timers";
 import { DEFAULT_RETRY_SCHEDULE_MS, nextDelayMs } from "./backoff.ts";
 import { Backpressure } from "./backpressure.ts";
 import { MinHeap } from "./heap.ts";
+import { escapeLogText } from "./log_text.ts";
 import type { Delivery } from "./plan.ts";
 import type { TaskRecord } from "./task_records.ts";
 import type { TaskChange, TaskStore } from "./task_store.ts";
@@ -88,7 +89,7 @@ export class Outbox {
     this.#schedule = schedule;
     this.#maxInFlight = maxInFlight;
     this.#maxPerOrigin = maxInFlightPerOrigin;
-    this.#log = log;
+    this.#log = (line) => log(escapeLogText(line)); // URLs and errors come from clients and receivers.
     this.#now = now;
     this.#random = random;
     this.#backpressure = new Backpressure({ maxFreshPerOrigin: options.maxFreshPerOrigin, now });

@@ -17,6 +17,7 @@ import { setTimeout } from "node:timers";
 import { A2AClient } from "./client.ts";
 import { WebhookVerificationError } from "./errors.ts";
 import { openJournal } from "./journal.ts";
+import { escapeLogText } from "./log_text.ts";
 import type { FileJournal } from "./journal.ts";
 import { readBody, sendJson } from "./server.ts";
 import type { Task, TaskState } from "./types.ts";
@@ -330,7 +331,8 @@ export class WebhookReceiver {
   }
 
   #log(line: string): void {
-    (this.#options.log ?? console.log)(line);
+    // Webhook ids, JWT key ids and bodies come from whoever posts: one line each, escaped.
+    (this.#options.log ?? console.log)(escapeLogText(line));
   }
 }
 
