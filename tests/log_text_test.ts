@@ -3,6 +3,7 @@
  * its control characters, separators and bidi overrides escaped.
  */
 
+import { createServer } from "node:http";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { escapeLogText } from "../lib/log_text.ts";
@@ -36,7 +37,11 @@ test("a push-config URL with a newline and a terminal escape is logged on one li
 
 test("a webhook whose JWT kid holds a newline and escapes is refused with a one-line log entry", async () => {
   const lines: string[] = [];
-  const receiver = await WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", audience: ["http://x/webhook"], log: (line) => lines.push(line) });
+  // An agent whose JWKS has no keys: the refusal names the unknown kid.
+  const jwks = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"keys":[]}'));
+  await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+  const agentUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}`;
+  const receiver = await WebhookReceiver.open({ dataDir: tempDir(), agentUrl, audience: ["http://x/webhook"], log: (line) => lines.push(line) });
   const server = receiver.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
@@ -48,8 +53,10 @@ test("a webhook whose JWT kid holds a newline and escapes is refused with a one-
     await response.arrayBuffer();
     assert.equal(lines.length, 1);
     assert.doesNotMatch(lines[0]!, UNSAFE, lines[0]);
-    assert.match(lines[0]!, /refused \(UNKNOWN_KEY\)/);
+    assert.match(lines[0]!, /refused \(UNKNOWN_KEY\).*k1\\naccepted msg_forged/);
   } finally {
+    jwks.closeAllConnections();
+    jwks.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     await receiver.close();
