@@ -104,8 +104,8 @@ export class Agent {
     // 1. The journal: the directory lock, then every record (finished tasks as where their line is).
     const journal = await openJournal(dataDir, { sync, repair, warn, openFile, decode: decodeTaskRecordAt });
     // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
-    const { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
-    const store = new TaskStore(journal, { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
+    const { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
+    const store = new TaskStore(journal, { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
     // 3. The sender signs with the keys in the data directory and the agent's URL as issuer.
     const signer: Signer = { keys: push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined, issuer: options.publicUrl?.replace(/\/$/, "") ?? "" };
     const sender = push && new WebhookSender({

@@ -32,6 +32,8 @@ export interface AgentOptions {
   repair?: boolean;
   /** Keep terminal tasks this long. @default 7 days */
   retentionMs?: number;
+  /** Keep at most this many finished tasks, dropping the oldest (never one still owed a webhook). @default 100000 */
+  maxFinishedTasks?: number;
   /** Compact when the journal holds this many times the live records. @default 4 */
   compactionFactor?: number;
   /** Never compact below this many journal records. @default 10000 */

@@ -60,7 +60,7 @@ export class Compactor {
    */
   compact(): Promise<void> {
     const outbox = this.#outbox;
-    this.#running ??= this.#store.compact(() => outbox?.snapshot() ?? []).finally(() => (this.#running = undefined));
+    this.#running ??= this.#store.compact(() => outbox?.snapshot() ?? [], () => outbox?.owedTasks() ?? new Set()).finally(() => (this.#running = undefined));
     return this.#running;
   }
 

@@ -11,7 +11,7 @@
 
 import type { StoredLine } from "./journal.ts";
 import type { LineLocation } from "./journal_format.ts";
-import type { StoredTask } from "./task_store.ts";
+import type { StoredTask } from "./task_records.ts";
 import type { Task, TaskState } from "./types.ts";
 import { TASK_STATES } from "./types.ts";
 

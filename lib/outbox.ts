@@ -105,7 +105,7 @@ export class Outbox {
     return this.#byId.size;
   }
 
-  /** Live records the outbox would write at compaction. */
+  /** Live records the outbox writes at compaction. */
   get liveCount(): number {
     return this.#byId.size + this.#dead.size;
   }
@@ -281,8 +281,7 @@ export class Outbox {
       if (config.authentication) attempt.authentication = config.authentication;
       this.#inFlight.set(key, this.#deliver(key, head, attempt, origin));
     }
-    // At the in-flight limit a due entry would re-arm a 0 ms timer over and over; the next
-    // finished delivery pumps again instead.
+    // At the in-flight limit a due entry would re-arm a 0 ms timer over and over: the next finished delivery pumps instead.
     if (this.#inFlight.size < this.#maxInFlight) this.#arm();
   }
 
@@ -342,6 +341,14 @@ export class Outbox {
       this.#originCache.set(url, origin);
     }
     return origin;
+  }
+
+  /** The tasks that still have deliveries pending or dead letters: compaction keeps them. */
+  owedTasks(): Set<string> {
+    const tasks = new Set<string>();
+    for (const queue of this.#queues.values()) tasks.add(queue[0]!.taskId);
+    for (const delivery of this.#dead.values()) tasks.add(delivery.taskId);
+    return tasks;
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * The journal records of an agent, typed, and what a task change does to a task. Pure: no I/O, no
- * state beyond the task object a change is applied to. `task_store.ts` applies these to its tasks;
- * `plan.ts` applies one to a copy to see a task as a webhook will carry it.
+ * The journal records of an agent, typed, and what a task change does to a task (`applyToTask`) or
+ * to a map of stored tasks (`applyRecord`). Pure: no I/O, no state beyond what a change is applied
+ * to. `task_store.ts` applies these to its tasks; `plan.ts` applies one to a copy to see a task as
+ * a webhook will carry it.
  *
  * A task change (`task`, `status`, `message`, `artifact`, `checkpoint`) and a push-config change
  * (`push.config`, `push.config.deleted`) may carry the deliveries it owes, so a notification is
@@ -12,9 +13,10 @@
  * @module
  */
 
+import { FrozenTask } from "./frozen_task.ts";
 import type { Delivery } from "./plan.ts";
 import type { StoredPushConfig } from "./push_config.ts";
-import type { Artifact, Message, StreamResponse, Task, TaskArtifactUpdateEvent, TaskStatus } from "./types.ts";
+import type { Artifact, Message, StreamResponse, Task, TaskArtifactUpdateEvent, TaskState, TaskStatus } from "./types.ts";
 
 /** What every record that owes notifications may carry. */
 interface Owes {
@@ -122,4 +124,67 @@ export function toEvent(record: TaskRecord, ids: { id: string; contextId: string
     default:
       return undefined;
   }
+}
+
+/**
+ * The store's view of one task. A running task is a live object (`task` is the store's own: copy
+ * it before handing it out); a finished task is frozen to its JSON text, and `task` parses a fresh
+ * copy each time. `id`, `contextId`, `state` and `timestamp` cost nothing either way.
+ */
+export interface StoredTask {
+  readonly id: string;
+  readonly contextId: string;
+  readonly state: TaskState;
+  readonly timestamp: string;
+  readonly task: Task;
+  readonly checkpoint: unknown;
+}
+
+/** A task that can still change: the whole object, and the handler's checkpoint. */
+export class LiveTask implements StoredTask {
+  task: Task;
+  checkpoint: unknown;
+  constructor(task: Task, checkpoint: unknown) {
+    this.task = task;
+    this.checkpoint = checkpoint;
+  }
+  get id(): string {
+    return this.task.id;
+  }
+  get contextId(): string {
+    return this.task.contextId;
+  }
+  get state(): TaskState {
+    return this.task.status.state;
+  }
+  get timestamp(): string {
+    return this.task.status.timestamp;
+  }
+}
+
+/**
+ * Applies one task record to a map of tasks. Pure but for the map it changes.
+ *
+ * @param tasks The tasks, by id.
+ * @param record A record that changes a task's fields (`task`, `status`, `message`, `artifact`, `checkpoint`).
+ * @returns The changed task.
+ * @throws {Error} If the record names a task that does not exist (a damaged journal).
+ */
+export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord): StoredTask {
+  if (record.type === "task") {
+    const stored = new LiveTask(record.task, record.checkpoint);
+    tasks.set(record.task.id, stored);
+    return stored;
+  }
+  const found = tasks.get(record.taskId);
+  if (!found) throw new Error(`Journal record ${record.type} names unknown task ${record.taskId}`);
+  if (found instanceof FrozenTask && found.json === undefined) {
+    throw new Error(`Journal record ${record.type} changes task ${record.taskId} after it finished`);
+  }
+  // A frozen task takes no changes in a healthy journal; thaw it rather than lose one.
+  const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined);
+  if (stored !== found) tasks.set(record.taskId, stored);
+  applyToTask(stored.task, record);
+  if ((record.type === "status" || record.type === "checkpoint") && record.checkpoint !== undefined) stored.checkpoint = record.checkpoint;
+  return stored;
 }

@@ -19,52 +19,17 @@ import type { Storage } from "./journal.ts";
 import { planDeliveries } from "./plan.ts";
 import type { Delivery } from "./plan.ts";
 import type { StoredPushConfig } from "./push_config.ts";
-import { TASK_FIELD_TYPES, applyToTask, toEvent } from "./task_records.ts";
-import type { TaskRecord } from "./task_records.ts";
+import { LiveTask, TASK_FIELD_TYPES, applyRecord, toEvent } from "./task_records.ts";
+import type { StoredTask, TaskRecord } from "./task_records.ts";
 import { TaskStream } from "./task_stream.ts";
-import type { StreamResponse, Task, TaskState } from "./types.ts";
+import type { StreamResponse, Task } from "./types.ts";
 import { TERMINAL_STATES } from "./types.ts";
 
-export type { TaskRecord } from "./task_records.ts";
+export { applyRecord } from "./task_records.ts";
+export type { StoredTask, TaskRecord } from "./task_records.ts";
 
 /** The records that may owe notifications (see `plan.ts`); the outbox's own, the most frequent, never do. */
 const OWING_TYPES: ReadonlySet<string> = new Set(["task", "status", "message", "artifact", "push.config"]);
-
-/**
- * The store's view of one task. A running task is a live object (`task` is the store's own: copy
- * it before handing it out); a finished task is frozen to its JSON text, and `task` parses a fresh
- * copy each time. `id`, `contextId`, `state` and `timestamp` cost nothing either way.
- */
-export interface StoredTask {
-  readonly id: string;
-  readonly contextId: string;
-  readonly state: TaskState;
-  readonly timestamp: string;
-  readonly task: Task;
-  readonly checkpoint: unknown;
-}
-
-/** A task that can still change: the whole object, and the handler's checkpoint. */
-class LiveTask implements StoredTask {
-  task: Task;
-  checkpoint: unknown;
-  constructor(task: Task, checkpoint: unknown) {
-    this.task = task;
-    this.checkpoint = checkpoint;
-  }
-  get id(): string {
-    return this.task.id;
-  }
-  get contextId(): string {
-    return this.task.contextId;
-  }
-  get state(): TaskState {
-    return this.task.status.state;
-  }
-  get timestamp(): string {
-    return this.task.status.timestamp;
-  }
-}
 
 /** A durable change, as `commit` returns it. */
 export interface TaskChange {
@@ -82,6 +47,12 @@ export interface TaskChange {
 export interface TaskStoreOptions {
   /** Drop terminal tasks this long after their last change, at compaction. @default 7 days */
   retentionMs?: number;
+  /**
+   * Keep at most this many finished tasks: at compaction the oldest beyond it are dropped (never
+   * one whose notifications are still owed), and passing it by a tenth asks for a compaction.
+   * @default 100000
+   */
+  maxFinishedTasks?: number;
   /** Compact when the journal holds this many times the live records. @default 4 */
   compactionFactor?: number;
   /** Never compact a journal smaller than this many records. @default 10000 */
@@ -127,6 +98,8 @@ export class TaskStore {
   #options: Required<Omit<TaskStoreOptions, "v03Task">> & Pick<TaskStoreOptions, "v03Task">;
   /** JSON characters (UTF-16 units) of finished tasks held in memory. */
   #frozenBytes = 0;
+  /** Finished tasks held (frozen). */
+  #finished = 0;
 
   /**
    * @param journal Where records go.
@@ -134,11 +107,12 @@ export class TaskStore {
    * @throws {RangeError} If `compactionFactor` is not above 1.
    */
   constructor(journal: Storage, options: TaskStoreOptions = {}) {
-    const { retentionMs = 7 * 24 * 3600 * 1000, compactionFactor = 4, compactionMinRecords = 10_000, now = Date.now } = options;
+    const { retentionMs = 7 * 24 * 3600 * 1000, compactionFactor = 4, compactionMinRecords = 10_000, maxFinishedTasks = 100_000, now = Date.now } = options;
     const maxFrozenBytesInMemory = journal.readLine ? (options.maxFrozenBytesInMemory ?? 64 * 1024 * 1024) : Infinity;
     if (!(compactionFactor > 1)) throw new RangeError(`compactionFactor must be > 1, got ${compactionFactor}`);
+    if (!(maxFinishedTasks >= 0)) throw new RangeError(`maxFinishedTasks must be >= 0, got ${maxFinishedTasks}`);
     this.#journal = journal;
-    this.#options = { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, now, v03Task: options.v03Task };
+    this.#options = { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, maxFinishedTasks, now, v03Task: options.v03Task };
   }
 
   /** Number of tasks held. */
@@ -198,14 +172,13 @@ export class TaskStore {
    */
   replay(record: unknown): void {
     if (record instanceof FrozenTask) {
-      this.#tasks.set(record.id, record);
+      this.#setFrozen(record);
       return;
     }
     const r = record as TaskRecord | { type: "frozen"; task: Task };
     // A storage that parsed a frozen line as plain JSON (not through decodeTaskRecord).
     if (r?.type === "frozen") {
-      const frozen = FrozenTask.of(r.task);
-      this.#tasks.set(frozen.id, frozen);
+      this.#setFrozen(FrozenTask.of(r.task));
       return;
     }
     if (TASK_FIELD_TYPES.has(r?.type)) applyRecord(this.#tasks, r);
@@ -221,8 +194,29 @@ export class TaskStore {
 
   #freeze(id: string, stored: LiveTask): void {
     const frozen = FrozenTask.of(stored.task);
-    this.#tasks.set(id, frozen);
+    this.#setFrozen(frozen);
     this.#frozenBytes += frozen.json!.length;
+  }
+
+  /** Holds a finished task (replacing whatever the id held), counting finished tasks. */
+  #setFrozen(frozen: FrozenTask): void {
+    if (!(this.#tasks.get(frozen.id) instanceof FrozenTask)) this.#finished++;
+    this.#tasks.set(frozen.id, frozen);
+  }
+
+  #drop(id: string, stored: StoredTask): void {
+    this.#tasks.delete(id);
+    if (stored instanceof FrozenTask) {
+      this.#finished--;
+      stored.dropped();
+    }
+    this.#configCount -= this.#configs.get(id)?.size ?? 0;
+    this.#configs.delete(id);
+  }
+
+  /** Finished tasks held now. */
+  get finishedCount(): number {
+    return this.#finished;
   }
 
   #applyConfigs(record: TaskRecord): void {
@@ -303,28 +297,41 @@ export class TaskStore {
    * @returns True when a compaction is due.
    */
   needsCompaction(extraLive = 0): boolean {
-    const { compactionMinRecords, compactionFactor, maxFrozenBytesInMemory } = this.#options;
+    const { compactionMinRecords, compactionFactor, maxFrozenBytesInMemory, maxFinishedTasks } = this.#options;
     const live = this.#tasks.size + this.#configCount + extraLive;
-    return this.#journal.recordCount > Math.max(compactionMinRecords, live * compactionFactor) || this.#frozenBytes > maxFrozenBytesInMemory;
+    return this.#journal.recordCount > Math.max(compactionMinRecords, live * compactionFactor) ||
+      this.#frozenBytes > maxFrozenBytesInMemory || this.#finished > maxFinishedTasks + Math.max(1, Math.ceil(maxFinishedTasks / 10));
   }
 
   /**
    * Rewrites the journal as the live state: one `task` record per task (with its checkpoint), its
-   * configs, then `extra()` (the outbox's live records); terminal tasks past their retention are
-   * dropped, from memory too, with their configs.
+   * configs, then `extra()` (the outbox's live records). Finished tasks past their retention are
+   * dropped, from memory too, with their configs; so are the oldest finished tasks beyond
+   * `maxFinishedTasks`, except those `owed` names (notifications still to deliver).
    *
    * @param extra More live records to keep, taken at the same moment (`() => []` for none).
+   * @param owed The tasks whose notifications are still owed, taken at the same moment.
    * @returns Resolves when the new journal is in place.
    */
-  async compact(extra: () => Iterable<unknown>): Promise<void> {
+  async compact(extra: () => Iterable<unknown>, owed: () => ReadonlySet<string> = () => new Set()): Promise<void> {
     await this.#journal.compact(() => {
       const cutoff = this.#options.now() - this.#options.retentionMs;
+      const finished: Array<[string, StoredTask]> = [];
       for (const [id, stored] of this.#tasks) {
-        if (!TERMINAL_STATES.has(stored.state) || Date.parse(stored.timestamp) >= cutoff) continue;
-        this.#tasks.delete(id);
-        this.#configCount -= this.#configs.get(id)?.size ?? 0;
-        this.#configs.delete(id);
-        if (stored instanceof FrozenTask) stored.dropped();
+        if (!TERMINAL_STATES.has(stored.state)) continue;
+        if (Date.parse(stored.timestamp) < cutoff) this.#drop(id, stored);
+        else finished.push([id, stored]);
+      }
+      let excess = this.#finished - this.#options.maxFinishedTasks;
+      if (excess > 0) {
+        const pinned = owed();
+        finished.sort(([, a], [, b]) => a.timestamp.localeCompare(b.timestamp));
+        for (const [id, stored] of finished) {
+          if (excess <= 0) break;
+          if (pinned.has(id)) continue;
+          this.#drop(id, stored);
+          excess--;
+        }
       }
       return [...this.#snapshot(), ...extra()];
     });
@@ -343,31 +350,4 @@ export class TaskStore {
     }
     for (const [taskId, configs] of this.#configs) for (const config of configs.values()) yield { type: "push.config", taskId, config };
   }
-}
-
-/**
- * Applies one task record to a map of tasks. Pure but for the map it changes.
- *
- * @param tasks The tasks, by id.
- * @param record A record that changes a task's fields (`task`, `status`, `message`, `artifact`, `checkpoint`).
- * @returns The changed task.
- * @throws {Error} If the record names a task that does not exist (a damaged journal).
- */
-export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord): StoredTask {
-  if (record.type === "task") {
-    const stored = new LiveTask(record.task, record.checkpoint);
-    tasks.set(record.task.id, stored);
-    return stored;
-  }
-  const found = tasks.get(record.taskId);
-  if (!found) throw new Error(`Journal record ${record.type} names unknown task ${record.taskId}`);
-  if (found instanceof FrozenTask && found.json === undefined) {
-    throw new Error(`Journal record ${record.type} changes task ${record.taskId} after it finished`);
-  }
-  // A frozen task takes no changes in a healthy journal; thaw it rather than lose one.
-  const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined);
-  if (stored !== found) tasks.set(record.taskId, stored);
-  applyToTask(stored.task, record);
-  if ((record.type === "status" || record.type === "checkpoint") && record.checkpoint !== undefined) stored.checkpoint = record.checkpoint;
-  return stored;
 }

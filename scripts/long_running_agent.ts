@@ -43,10 +43,14 @@ async function main(): Promise<void> {
       "no-fsync": { type: "boolean", default: process.env.A2A_NO_FSYNC === "1" },
       quiet: { type: "boolean", default: process.env.A2A_QUIET === "1" },
       repair: { type: "boolean", default: process.env.A2A_REPAIR === "1" },
+      retention: { type: "string", default: process.env.A2A_RETENTION ?? "7d" },
+      "max-finished-tasks": { type: "string", default: process.env.A2A_MAX_FINISHED_TASKS ?? "100000" },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0-65535, got ${values.port}`);
+  const maxFinishedTasks = Number(values["max-finished-tasks"]);
+  if (!Number.isSafeInteger(maxFinishedTasks) || maxFinishedTasks < 0) throw new RangeError(`--max-finished-tasks must be a whole number, got ${values["max-finished-tasks"]}`);
   if (values["allow-private-webhooks"]) {
     console.warn("WARNING: --allow-private-webhooks: webhooks may target loopback and private networks (SSRF guard opened). Use it for local development only.");
   }
@@ -59,6 +63,8 @@ async function main(): Promise<void> {
     concurrency: Number(values.concurrency),
     sync: !values["no-fsync"],
     repair: values.repair,
+    retentionMs: parseDuration(values.retention!),
+    maxFinishedTasks,
     publicUrl: values["public-url"],
     push: {
       secrets: values["webhook-secret"],
