@@ -419,7 +419,11 @@ test("send() over https: verifies the certificate, sends SNI for a host name onl
   server.on("secureConnection", (socket: TLSSocket) => servernames.push(socket.servername ?? false));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
-  const resolver = async () => [{ address: "127.0.0.1", family: 4 }];
+  const asked: string[] = [];
+  const resolver = async (hostname: string) => {
+    asked.push(hostname);
+    return [{ address: "127.0.0.1", family: 4 }];
+  };
   const untrusting = newSender({ resolver });
   const trusting = newSender({ resolver, ca: TLS.cert });
   try {
@@ -430,6 +434,7 @@ test("send() over https: verifies the certificate, sends SNI for a host name onl
       for (let i = 0; i < 2; i++) assert.deepEqual(await trusting.send(attempt(`https://${host}:${port}/hook`)), { ok: true, status: 200 });
     }
     assert.deepEqual(servernames, ["localhost", false]); // One kept connection per origin; the refused handshake never completed.
+    assert.deepEqual(asked, ["localhost", "localhost"]); // The guard's lookup, once per new TLS connection to a name.
   } finally {
     untrusting.close();
     trusting.close();
