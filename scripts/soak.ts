@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     const samples: Array<{ atS: number; rssMb: number; journalMb: number; sent: number; acknowledged: number }> = [];
     let sent = 0;
     let refused = 0;
+    const reasons = new Map<string, number>();
     const start = Date.now();
     const sampler = setInterval(() => {
       const sample = { atS: Math.round((Date.now() - start) / 1000), rssMb: rssMb(agent.child.pid!), journalMb: fileMb(join(dir, "journal.jsonl")), sent, acknowledged };
@@ -77,7 +78,10 @@ async function main(): Promise<void> {
       const call = send("SendMessage", {
         message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 1, stepMs: 0 } }] },
         configuration: { returnImmediately: true, taskPushNotificationConfig: { url: webhook } },
-      }).then(() => void sent++, () => void refused++).finally(() => inFlight.delete(call));
+      }).then(() => void sent++, (error: Error) => {
+        refused++;
+        reasons.set(error.message, (reasons.get(error.message) ?? 0) + 1);
+      }).finally(() => inFlight.delete(call));
       inFlight.add(call);
       if (inFlight.size > 1000) await Promise.race(inFlight); // Bounded, whatever the agent does.
     }
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
     const peak = (list: typeof samples, key: "rssMb" | "journalMb") => Math.max(0, ...list.map((s) => s[key]));
     const summary = {
       soak: "a2a-push", rate, duration_s: durationMs / 1000, max_finished_tasks: Number(values["max-finished-tasks"]),
-      sent, refused, acknowledged,
+      sent, refused, refusals: Object.fromEntries(reasons), acknowledged,
       rss_peak_mb: { first_half: peak(half, "rssMb"), second_half: peak(second, "rssMb") },
       journal_peak_mb: { first_half: peak(half, "journalMb"), second_half: peak(second, "journalMb") },
       restart_ms: restartMs, restart_rss_mb: restartRssMb,
