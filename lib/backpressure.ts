@@ -58,11 +58,15 @@ export class Backpressure {
     const count = (this.#fresh.get(origin) ?? 0) + delta;
     if (count <= 0) this.#fresh.delete(origin);
     else this.#fresh.set(origin, count);
-    if (delta < 0 && this.#waiters.size > 0) {
-      const waiters = [...this.#waiters];
-      this.#waiters.clear();
-      for (const wake of waiters) wake();
-    }
+    if (delta < 0) this.wakeAll();
+  }
+
+  /** Wakes every waiter to look again (a count went down, or the outbox stopped). */
+  wakeAll(): void {
+    if (this.#waiters.size === 0) return;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
   }
 
   /**

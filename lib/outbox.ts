@@ -24,8 +24,6 @@ import type { TaskRecord } from "./task_records.ts";
 import type { TaskChange, TaskStore } from "./task_store.ts";
 import type { SendOutcome, WebhookAttempt } from "./webhook_sender.ts";
 
-export type { Delivery } from "./plan.ts";
-
 /** Options of {@linkcode Outbox}. */
 export interface OutboxOptions {
   /** Makes one attempt (a `WebhookSender`'s `send`). */
@@ -149,7 +147,7 @@ export class Outbox {
         const dead = this.#dead.get(record.id);
         if (dead) {
           this.#dead.delete(record.id);
-          this.#enqueue(Object.assign(dead, { attempts: 0, nextAt: record.nextAt }));
+          this.#enqueue(Object.assign(dead, { attempts: 0, nextAt: record.nextAt }), true);
         }
         break;
       }
@@ -163,13 +161,17 @@ export class Outbox {
     }
   }
 
-  #enqueue(delivery: Delivery): void {
+  #enqueue(delivery: Delivery, replayed = false): void {
     const key = keyOf(delivery.taskId, delivery.configId);
     let queue = this.#queues.get(key);
     if (!queue) this.#queues.set(key, (queue = []));
-    // Behind a blocked head, an older progress update is worth nothing once a newer one exists.
+    // Behind a blocked head, an older progress update is worth nothing once a newer one exists;
+    // a replayed dead letter is the older one, so then it is the one dropped.
     const last = queue.at(-1);
-    if (delivery.kind === "status" && queue.length > 1 && last?.kind === "status") this.#remove(last.id);
+    if (delivery.kind === "status" && queue.length > 1 && last?.kind === "status") {
+      if (replayed) return;
+      this.#remove(last.id);
+    }
     queue.push(delivery);
     this.#byId.set(delivery.id, delivery);
     this.#countFresh(delivery, 1);
@@ -231,6 +233,7 @@ export class Outbox {
   /** Stops sending and waits (bounded by the sender's timeout) for attempts in flight. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#backpressure.wakeAll(); // New tasks held by backpressure stop waiting.
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;

@@ -84,7 +84,7 @@ export function planDeliveries(record: TaskRecord, before: Task | undefined, con
       const state = record.status.state;
       const final = TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state);
       const inline = record.type === "message" ? (record.pushConfigs ?? []) : [];
-      [event, kind, targets] = [{ statusUpdate: { taskId: task.id, contextId: task.contextId, status: record.status } }, final ? "final" : "status", [...configs, ...inline]];
+      [event, kind, targets] = [{ statusUpdate: { taskId: task.id, contextId: task.contextId, status: record.status } }, final ? "final" : "status", withInline(configs, inline)];
       break;
     }
     case "artifact": {
@@ -101,6 +101,13 @@ export function planDeliveries(record: TaskRecord, before: Task | undefined, con
     const configBody = config.protocolVersion === "0.3" && v03Task ? (bodyV03 ??= JSON.stringify(v03Task(viewForWebhook(taskAfter(record, task))))) : body;
     return { id: newId(), taskId: task.id, configId: config.id, kind, body: configBody, attempts: 0, nextAt: now, createdAt: now };
   });
+}
+
+/** The task's configs with a message's inline ones; an inline config replaces the one with its id, as the store does. */
+function withInline(configs: readonly StoredPushConfig[], inline: readonly StoredPushConfig[]): StoredPushConfig[] {
+  const byId = new Map(configs.map((config) => [config.id, config]));
+  for (const config of inline) byId.set(config.id, config);
+  return [...byId.values()];
 }
 
 /** The task as a webhook carries it: no history, to keep bodies small; GetTask has it all. */

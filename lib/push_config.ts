@@ -187,7 +187,8 @@ export function getConfig(store: Pick<TaskStore, "get" | "config">, ref: { taskI
 export function listConfigs(store: Pick<TaskStore, "get" | "configs">, params: { taskId: string; pageSize: number; pageToken?: string }): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
   if (!store.get(params.taskId)) throw taskNotFound(params.taskId);
   const after = params.pageToken ? Buffer.from(params.pageToken, "base64url").toString("utf8") : "";
-  const all = store.configs(params.taskId).sort((a, b) => a.id.localeCompare(b.id)).filter((c) => c.id > after);
+  // Ordered as the page token compares: by code unit, not by locale.
+  const all = store.configs(params.taskId).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).filter((c) => c.id > after);
   const page = all.slice(0, params.pageSize);
   return { configs: page.map(redactPushConfig), nextPageToken: all.length > page.length ? Buffer.from(page.at(-1)!.id).toString("base64url") : "" };
 }

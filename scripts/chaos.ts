@@ -44,7 +44,7 @@ import { A2AClient } from "../lib/client.ts";
 import { A2AError } from "../lib/errors.ts";
 import { openJournal } from "../lib/journal.ts";
 import { Outbox } from "../lib/outbox.ts";
-import type { Delivery } from "../lib/outbox.ts";
+import type { Delivery } from "../lib/plan.ts";
 import type { ReceivedEvent } from "../lib/receiver.ts";
 import { generateWebhookSecret } from "../lib/signing.ts";
 import { TaskStore } from "../lib/task_store.ts";
