@@ -12,10 +12,10 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { jwksDocument } from "./signing.ts";
+import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /** A route: returns true when it handled the request. */
 export type Route = (req: IncomingMessage, res: ServerResponse, body: () => Promise<Buffer>) => Promise<boolean> | boolean;
@@ -41,7 +41,8 @@ export function pushRoutes(agent: Agent, reply: Reply): Route[] {
     async (req, res, body) => {
       const path = pathOf(req);
       if (!path.startsWith("/admin/")) return false;
-      if (!authorized(req.headers.authorization, agent.adminToken ?? "")) {
+      const token = agent.adminToken;
+      if (!token || !timingSafeEqualText(req.headers.authorization, `Bearer ${token}`)) {
         res.setHeader("WWW-Authenticate", 'Bearer realm="a2a-push admin"');
         reply(res, 401, { error: "Admin requests need Authorization: Bearer <admin token> (see <data-dir>/admin_token)" });
         return true;
@@ -77,14 +78,6 @@ export function pushRoutes(agent: Agent, reply: Reply): Route[] {
 
 function pathOf(req: IncomingMessage): string {
   return new URL(req.url ?? "/", "http://x").pathname;
-}
-
-function authorized(header: string | undefined, token: string): boolean {
-  if (!token || !header) return false;
-  // Hash both sides so the comparison takes the same time whatever the lengths.
-  const given = createHash("sha256").update(header).digest();
-  const expected = createHash("sha256").update(`Bearer ${token}`).digest();
-  return timingSafeEqual(given, expected);
 }
 
 function readIds(body: Buffer): string[] | undefined | Error {

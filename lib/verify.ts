@@ -3,7 +3,8 @@
  * Three checks, any mix: Standard Webhooks HMAC signatures, an ES256 JWT in `Authorization`
  * checked against the agent's JWKS, and a shared token (`X-A2A-Notification-Token`, or a whole
  * `Authorization` value), which is all that agents built on the official SDKs send. It needs only
- * `node:crypto` and `errors.ts` (not `signing.ts`), so a receiver can copy the two files.
+ * `node:crypto`, `errors.ts` and `timing_safe_equal.ts` (not `signing.ts`), so a receiver can copy
+ * the three files.
  * Deduplicating (on `webhook-id`, or on the body's hash when a sender gives no id) is left to the
  * caller, which owns the storage.
  *
@@ -14,6 +15,7 @@ import { Buffer } from "node:buffer";
 import { createHash, createHmac, createPublicKey, timingSafeEqual, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { WebhookVerificationError } from "./errors.ts";
+import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /** How far `webhook-timestamp` may be from the receiver's clock, either way. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
@@ -292,11 +294,11 @@ export function checkNotificationToken(
   const { token, authorization } = expected;
   if (token === undefined && authorization === undefined) throw new RangeError("Cannot check token: none expected");
   if (token === "" || authorization === "") throw new RangeError("Cannot check token: the expected value is empty");
-  if (token !== undefined && !sameSecret(headerValue(headers, "x-a2a-notification-token"), token)) {
+  if (token !== undefined && !timingSafeEqualText(headerValue(headers, "x-a2a-notification-token"), token)) {
     throw refuse("BAD_TOKEN", "x-a2a-notification-token is missing or wrong");
   }
   const given = headerValue(headers, "authorization");
-  if (authorization !== undefined && !sameSecret(given && lowerScheme(given), lowerScheme(authorization))) {
+  if (authorization !== undefined && !timingSafeEqualText(given && lowerScheme(given), lowerScheme(authorization))) {
     throw refuse("BAD_TOKEN", "Authorization is missing or wrong");
   }
 }
@@ -415,12 +417,6 @@ function secretKey(secret: string | Buffer): Buffer {
 /** `Bearer abc` and `bearer abc` are the same credentials: auth schemes are case-insensitive. */
 function lowerScheme(value: string): string {
   return value.trim().replace(/^(\S+)\s+/, (_, scheme: string) => `${scheme.toLowerCase()} `);
-}
-
-function sameSecret(given: string | undefined, expected: string): boolean {
-  // Hashing first makes the comparison constant-time whatever the lengths.
-  const hash = (value: string) => createHash("sha256").update(value).digest();
-  return given !== undefined && timingSafeEqual(hash(given), hash(expected));
 }
 
 function parseSegment(segment: string, part: string): Record<string, unknown> {
