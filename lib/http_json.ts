@@ -1,9 +1,9 @@
 /**
- * The HTTP+JSON binding of A2A v1.0, both ends: the agent's routes (a {@linkcode Route} list for
- * `createAgentServer`) and the request mapping a client uses. The objects are the JSON-RPC
- * binding's; only the envelope differs: the operation is the URL and verb, results are bare JSON
- * (`application/a2a+json`), streams are SSE whose `data` is a `StreamResponse`, and errors are an
- * HTTP status with a `google.rpc.Status` body (AIP-193), as the spec's §11.6 says:
+ * The HTTP+JSON binding of A2A v1.0, both ends: the agent's rows of the server's route table, and
+ * the request mapping a client uses. The objects are the JSON-RPC binding's; only the envelope
+ * differs: the operation is the URL and verb, results are bare JSON (`application/a2a+json`),
+ * streams are SSE whose `data` is a `StreamResponse`, and errors are an HTTP status with a
+ * `google.rpc.Status` body (AIP-193), as the spec's §11.6 says:
  *
  *   {"error": {"code": 404, "status": "NOT_FOUND", "message": "...", "details": [ErrorInfo]}}
  *
@@ -13,12 +13,11 @@
  */
 
 import type { ServerResponse } from "node:http";
-import { setInterval } from "node:timers";
-import type { Route } from "./admin.ts";
 import type { Agent } from "./agent.ts";
 import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
 import type { ErrorCode } from "./errors.ts";
-import { formatSseData } from "./sse.ts";
+import { checkA2AVersion, checkContentType, isEventStream, sendJson, writeSse } from "./http_util.ts";
+import type { Route, RouteHandler } from "./http_util.ts";
 import { fromV03State } from "./v03.ts";
 import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from "./validate.ts";
 
@@ -61,8 +60,6 @@ const ROUTES: ReadonlyArray<{ path: RegExp; verbs: Readonly<Record<string, Opera
   { path: /^\/extendedAgentCard$/, verbs: { GET: "GetExtendedAgentCard" } },
 ];
 
-const JSON_TYPES = new Set(["application/json", "application/a2a+json"]);
-
 /** Options of {@linkcode httpJsonRoutes}. */
 export interface HttpJsonOptions {
   /** Interval of the SSE heartbeat comment. @default 15000 */
@@ -72,16 +69,16 @@ export interface HttpJsonOptions {
 }
 
 /**
- * The HTTP+JSON routes of an agent: `POST /message:send`, `POST /message:stream`,
+ * The HTTP+JSON rows of an agent's route table: `POST /message:send`, `POST /message:stream`,
  * `GET /tasks/{id}`, `GET /tasks`, `POST /tasks/{id}:cancel`, `GET|POST /tasks/{id}:subscribe`,
  * `POST|GET /tasks/{id}/pushNotificationConfigs`, `GET|DELETE .../pushNotificationConfigs/{configId}`
- * and `GET /extendedAgentCard`. Other paths are left to the next route.
+ * and `GET /extendedAgentCard`. Their refusals (405, 413, 415) are AIP-193 bodies too.
  *
  * @param agent The agent.
  * @param options See {@linkcode HttpJsonOptions}.
- * @returns The routes, for `createAgentServer`'s `routes`.
+ * @returns The rows, in match order, for `routeRequest` (`createAgentServer` includes them).
  *
- * @example Serve HTTP+JSON beside JSON-RPC (createAgentServer already does)
+ * @example Serve HTTP+JSON alone
  * ```ts
  * import { createServer } from "node:http";
  * import { mkdtempSync } from "node:fs";
@@ -89,53 +86,38 @@ export interface HttpJsonOptions {
  * import { join } from "node:path";
  * import { Agent } from "./agent.ts";
  * import { httpJsonRoutes } from "./http_json.ts";
- * import { readBody } from "./server.ts";
+ * import { routeRequest } from "./http_util.ts";
  * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "rest-")), handler: () => {} });
- * const [route] = httpJsonRoutes(agent);
- * const server = createServer(async (req, res) => {
- *   if (!(await route!(req, res, () => readBody(req, 1 << 20)))) res.writeHead(404).end();
- * }).listen(0);
+ * const table = httpJsonRoutes(agent);
+ * const server = createServer((req, res) => void routeRequest(table, req, res)).listen(0, "127.0.0.1");
  * server.close();
  * await agent.close();
  * ```
  */
 export function httpJsonRoutes(agent: Agent, options: HttpJsonOptions = {}): Route[] {
   const { heartbeatMs = 15_000, logError = console.error } = options;
-  return [
-    async (req, res, body) => {
-      const url = new URL(req.url ?? "/", "http://x");
-      const route = ROUTES.find((r) => r.path.test(url.pathname));
-      if (!route) return false;
-      const operation = route.verbs[req.method ?? ""];
-      if (!operation) {
-        res.setHeader("Allow", Object.keys(route.verbs).join(", "));
-        sendStatusError(res, 405, "UNIMPLEMENTED", `Use ${Object.keys(route.verbs).join(" or ")} for ${url.pathname}`);
-        return true;
-      }
-      const type = (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
-      if (req.method === "POST" && !JSON_TYPES.has(type)) {
-        sendStatusError(res, 415, "INVALID_ARGUMENT", `Content-Type ${type} is not supported; send application/a2a+json`);
-        return true;
-      }
-      // Transport failures (a body over the limit) are the server's to answer.
-      const raw = req.method === "POST" ? await body() : undefined;
-      try {
-        checkVersion(req.headers["a2a-version"]);
-        const ids = route.path.exec(url.pathname)!.slice(1).map(decodeSegment);
-        const result = await invoke(agent, operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams);
-        if (isStream(result)) await streamSse(res, result, heartbeatMs);
-        else sendJson(res, 200, result, "application/a2a+json");
-      } catch (error) {
-        if (res.headersSent) throw error;
-        if (error instanceof A2AError) sendError(res, error);
-        else {
-          logError(error);
-          sendError(res, new A2AError(ERROR_CODES.INTERNAL_ERROR, "Internal error: the agent could not complete the request"));
-        }
-      }
-      return true;
-    },
-  ];
+  const serve = (operation: Operation): RouteHandler => async (req, res, { url, params, body }) => {
+    // Transport failures (415, a body over the limit) are the route table's to answer.
+    if (req.method === "POST") checkContentType(req);
+    const raw = req.method === "POST" ? await body() : undefined;
+    try {
+      checkA2AVersion(req.headers["a2a-version"], ["1.0"]);
+      const ids = params.map(decodeSegment);
+      const result = await invoke(agent, operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams);
+      if (isEventStream(result)) await writeSse(res, result, { heartbeatMs });
+      else sendJson(res, 200, result, "application/a2a+json");
+    } catch (error) {
+      if (res.headersSent) throw error;
+      if (error instanceof A2AError) return sendError(res, error);
+      logError(error);
+      sendError(res, new A2AError(ERROR_CODES.INTERNAL_ERROR, "Internal error: the agent could not complete the request"));
+    }
+  };
+  return ROUTES.map(({ path, verbs }) => ({
+    path,
+    methods: Object.fromEntries(Object.entries(verbs).map(([verb, operation]) => [verb, serve(operation)])),
+    errorBody: statusBody,
+  }));
 }
 
 /** The one switch from operations to agent calls; params are checked by the JSON-RPC binding's validators. */
@@ -200,51 +182,19 @@ function parseJson(raw: Buffer): unknown {
   }
 }
 
-function checkVersion(header: string | string[] | undefined): void {
-  const version = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (version && !/^(1|1\.0|1\.0\.\d+)$/.test(version)) {
-    throw new A2AError(ERROR_CODES.VERSION_NOT_SUPPORTED, `A2A-Version ${version} is not supported over HTTP+JSON; use 1.0 (v0.3 is spoken over JSON-RPC)`, { version });
-  }
-}
-
 function isObject(value: unknown): value is Obj {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function isStream(value: unknown): value is AsyncIterable<unknown> & { close(): void } {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-async function streamSse(res: ServerResponse, stream: AsyncIterable<unknown> & { close(): void }, heartbeatMs: number): Promise<void> {
-  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
-  res.flushHeaders();
-  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);
-  heartbeat.unref();
-  res.on("close", () => stream.close()); // The client leaving closes the stream, not the task.
-  try {
-    for await (const event of stream) {
-      if (res.destroyed) break;
-      res.write(formatSseData(event));
-    }
-  } finally {
-    clearInterval(heartbeat);
-    res.end();
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown, contentType: string): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
-  res.end(body);
-}
-
 function sendError(res: ServerResponse, error: A2AError): void {
   const [status, rpcStatus] = HTTP_ERRORS[error.code] ?? [500, "INTERNAL"];
-  sendJson(res, status, { error: { code: status, status: rpcStatus, message: error.message, details: error.toJsonRpc().data } }, "application/json");
+  sendJson(res, status, { error: { code: status, status: rpcStatus, message: error.message, details: error.toJsonRpc().data } });
 }
 
-function sendStatusError(res: ServerResponse, status: number, rpcStatus: string, message: string): void {
-  sendJson(res, status, { error: { code: status, status: rpcStatus, message, details: [] } }, "application/json");
+/** A transport refusal (405, 413, 415) as an AIP-193 body, without an `ErrorInfo`. */
+function statusBody(status: number, message: string): unknown {
+  const rpcStatus = status === 405 ? "UNIMPLEMENTED" : status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
+  return { error: { code: status, status: rpcStatus, message, details: [] } };
 }
 
 /** A request of the HTTP+JSON binding, as {@linkcode toHttpRequest} makes it. */
