@@ -18,7 +18,7 @@ import { pushRoutes } from "./admin.ts";
 import type { Agent } from "./agent.ts";
 import type { AgentCard } from "./types.ts";
 import { A2AError, ERROR_CODES } from "./errors.ts";
-import { httpJsonRoutes } from "./http_json.ts";
+import { httpJsonRoutes } from "./http_json_routes.ts";
 import { checkA2AVersion, checkContentType, isEventStream, routeRequest, sendJson, sendStatus, writeSse } from "./http_util.ts";
 import type { Route, RouteHandler } from "./http_util.ts";
 import { toV03Card } from "./v03.ts";

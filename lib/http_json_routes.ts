@@ -1,13 +1,14 @@
 /**
- * The HTTP+JSON binding of A2A v1.0, both ends: the agent's rows of the server's route table, and
- * the request mapping a client uses. The objects are the JSON-RPC binding's; only the envelope
- * differs: the operation is the URL and verb, results are bare JSON (`application/a2a+json`),
- * streams are SSE whose `data` is a `StreamResponse`, and errors are an HTTP status with a
- * `google.rpc.Status` body (AIP-193), as the spec's §11.6 says:
+ * The agent's side of A2A v1.0's HTTP+JSON binding: its rows of the server's route table. The
+ * objects are the JSON-RPC binding's; only the envelope differs: the operation is the URL and verb,
+ * results are bare JSON (`application/a2a+json`), streams are SSE whose `data` is a
+ * `StreamResponse`, and errors are an HTTP status with a `google.rpc.Status` body (AIP-193), as the
+ * spec's §11.6 says:
  *
  *   {"error": {"code": 404, "status": "NOT_FOUND", "message": "...", "details": [ErrorInfo]}}
  *
- * v0.3 is not spoken here (its REST paths were different); an `A2A-Version: 0.3` gets -32009.
+ * v0.3 is not spoken here (its REST paths were different); an `A2A-Version: 0.3` gets -32009. The
+ * client's side (paths from methods, errors from answers) is `http_json_client.ts`.
  *
  * @module
  */
@@ -15,7 +16,6 @@
 import type { ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
-import type { ErrorCode } from "./errors.ts";
 import { checkA2AVersion, checkContentType, isEventStream, sendJson, writeSse } from "./http_util.ts";
 import type { Route, RouteHandler } from "./http_util.ts";
 import { fromV03State } from "./v03.ts";
@@ -85,7 +85,7 @@ export interface HttpJsonOptions {
  * import { tmpdir } from "node:os";
  * import { join } from "node:path";
  * import { Agent } from "./agent.ts";
- * import { httpJsonRoutes } from "./http_json.ts";
+ * import { httpJsonRoutes } from "./http_json_routes.ts";
  * import { routeRequest } from "./http_util.ts";
  * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "rest-")), handler: () => {} });
  * const table = httpJsonRoutes(agent);
@@ -195,97 +195,4 @@ function sendError(res: ServerResponse, error: A2AError): void {
 function statusBody(status: number, message: string): unknown {
   const rpcStatus = status === 405 ? "UNIMPLEMENTED" : status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
   return { error: { code: status, status: rpcStatus, message, details: [] } };
-}
-
-/** A request of the HTTP+JSON binding, as {@linkcode toHttpRequest} makes it. */
-export interface HttpRequest {
-  method: "GET" | "POST" | "DELETE";
-  /** Path and query, relative to the interface URL. */
-  path: string;
-  body?: unknown;
-  /** Whether the answer is an SSE stream. */
-  stream: boolean;
-}
-
-/**
- * The HTTP+JSON request for a JSON-RPC method and its params (the client's side of the binding).
- *
- * @param method A v1.0 method name, e.g. `GetTask`.
- * @param params Its params, as for JSON-RPC.
- * @returns Verb, path with query, body and whether a stream comes back.
- * @throws {A2AError} -32601 for a method the binding has no route for; -32602 without the ids the path needs.
- *
- * @example
- * ```ts
- * import { toHttpRequest } from "./http_json.ts";
- * console.log(toHttpRequest("GetTask", { id: "t 1", historyLength: 2 }).path); // "/tasks/t%201?historyLength=2"
- * ```
- */
-export function toHttpRequest(method: string, params: unknown): HttpRequest {
-  const { id, taskId, ...rest } = isObject(params) ? params : ({} as Obj);
-  const segment = (value: unknown, name: string) => {
-    if (typeof value !== "string" || value === "") throw invalidParams(name, "is required");
-    return encodeURIComponent(value);
-  };
-  const withQuery = (path: string, query: Obj) => {
-    const search = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null) search.set(name, String(value));
-    return search.size > 0 ? `${path}?${search}` : path;
-  };
-  const configs = () => `/tasks/${segment(taskId, "taskId")}/pushNotificationConfigs`;
-  switch (method) {
-    case "SendMessage":
-      return { method: "POST", path: "/message:send", body: params, stream: false };
-    case "SendStreamingMessage":
-      return { method: "POST", path: "/message:stream", body: params, stream: true };
-    case "GetTask":
-      return { method: "GET", path: withQuery(`/tasks/${segment(id, "id")}`, rest), stream: false };
-    case "ListTasks":
-      return { method: "GET", path: withQuery("/tasks", isObject(params) ? params : {}), stream: false };
-    case "CancelTask":
-      return { method: "POST", path: `/tasks/${segment(id, "id")}:cancel`, body: rest, stream: false };
-    case "SubscribeToTask":
-      return { method: "GET", path: `/tasks/${segment(id, "id")}:subscribe`, stream: true };
-    case "CreateTaskPushNotificationConfig":
-      return { method: "POST", path: configs(), body: { ...rest, ...(id === undefined ? {} : { id }) }, stream: false };
-    case "GetTaskPushNotificationConfig":
-      return { method: "GET", path: `${configs()}/${segment(id, "id")}`, stream: false };
-    case "ListTaskPushNotificationConfigs":
-      return { method: "GET", path: withQuery(configs(), rest), stream: false };
-    case "DeleteTaskPushNotificationConfig":
-      return { method: "DELETE", path: `${configs()}/${segment(id, "id")}`, stream: false };
-    case "GetExtendedAgentCard":
-      return { method: "GET", path: "/extendedAgentCard", stream: false };
-    default:
-      throw new A2AError(ERROR_CODES.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)} has no HTTP+JSON route`, { method: method.slice(0, 100) });
-  }
-}
-
-const CODES_BY_REASON = new Map<unknown, ErrorCode>(
-  Object.values(ERROR_CODES).map((code) => [(new A2AError(code, "").toJsonRpc().data[0] as Obj).reason, code]),
-);
-
-/**
- * The {@linkcode A2AError} an HTTP+JSON error response stands for: the code from the `ErrorInfo`
- * reason in `details`, else from the HTTP status.
- *
- * @param status The HTTP status (not 2xx).
- * @param body The parsed body (AIP-193 `{error: {...}}`, or anything).
- * @returns The error, with the agent's message and `ErrorInfo.metadata`.
- *
- * @example
- * ```ts
- * import { errorFromHttp } from "./http_json.ts";
- * const details = [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "TASK_NOT_FOUND", domain: "a2a-protocol.org" }];
- * console.log(errorFromHttp(404, { error: { code: 404, status: "NOT_FOUND", message: "gone", details } }).code); // -32001
- * ```
- */
-export function errorFromHttp(status: number, body: unknown): A2AError {
-  const error = isObject(body) ? body.error : undefined;
-  const inner: Obj = isObject(error) ? error : { message: typeof error === "string" ? error : undefined };
-  const details = Array.isArray(inner.details) ? inner.details : [];
-  const info = details.find((d): d is Obj => isObject(d) && String(d["@type"]).endsWith("google.rpc.ErrorInfo"));
-  const fallback: ErrorCode = status === 400 ? ERROR_CODES.INVALID_PARAMS : status === 404 ? ERROR_CODES.METHOD_NOT_FOUND : status === 415 ? ERROR_CODES.CONTENT_TYPE_NOT_SUPPORTED : ERROR_CODES.INTERNAL_ERROR;
-  const message = typeof inner.message === "string" ? inner.message : `Agent answered HTTP ${status}`;
-  return new A2AError(CODES_BY_REASON.get(info?.reason) ?? fallback, message, isObject(info?.metadata) ? (info.metadata as Record<string, string>) : undefined);
 }
