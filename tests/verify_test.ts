@@ -12,12 +12,11 @@ import {
   decodeSecret,
   generateWebhookSecret,
   jwksDocument,
-  loadSigningKeys,
-  rotateSigningKey,
   signJwt,
   signStandardWebhook,
   webhookJwtClaims,
 } from "../lib/signing.ts";
+import { loadSigningKeys, rotateSigningKey } from "../lib/signing_keys.ts";
 import type { SigningKey } from "../lib/signing.ts";
 import {
   checkNotificationToken,
