@@ -26,6 +26,7 @@ import type { Decode, DecodedJournal, LineLocation } from "./journal_format.ts";
 import { acquireLock } from "./lock.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { JournalError } from "./errors.ts";
+import { syncDirectory } from "./fs_util.ts";
 
 /**
  * A snapshot item whose line is already in the journal file (a finished task left on disk):
@@ -500,18 +501,5 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number)
     const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
     if (bytesWritten === 0) throw new Error("wrote 0 bytes");
     written += bytesWritten;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some platforms cannot fsync a directory (EISDIR/EINVAL); the rename is then as durable as it gets.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM") throw error;
-  } finally {
-    await handle.close();
   }
 }

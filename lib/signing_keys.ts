@@ -11,6 +11,7 @@ import { createPrivateKey, randomBytes } from "node:crypto";
 import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
+import { syncDirectory } from "./fs_util.ts";
 import { generateSigningKey, signingKeyFrom } from "./signing.ts";
 import type { SigningKey, SigningKeys } from "./signing.ts";
 
@@ -135,16 +136,5 @@ async function linkUnlessPresent(from: string, to: string): Promise<void> {
   } catch (error) {
     // Another start published its key first; the caller reads that one back.
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-}
-
-/** Makes a rename or link durable (POSIX); Windows cannot open a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === "win32") return;
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
