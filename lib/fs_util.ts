@@ -7,6 +7,7 @@
  */
 
 import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import process from "node:process";
 
 /**
@@ -41,5 +42,36 @@ export async function syncDirectory(dir: string): Promise<void> {
     if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM") throw error;
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Writes all of `bytes` at `position`, as many writes as the file system needs (a write may take
+ * fewer bytes than it was given).
+ *
+ * @param handle The file.
+ * @param bytes What to write.
+ * @param position The file offset of the first byte.
+ * @returns When every byte is written (not yet flushed to disk).
+ * @throws {Error} If a write fails, or writes nothing (the disk takes no more).
+ *
+ * @example Write at the start of a file
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { open } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { writeAll } from "./fs_util.ts";
+ * const handle = await open(join(mkdtempSync(join(tmpdir(), "w-")), "f"), "w+");
+ * await writeAll(handle, new TextEncoder().encode("hello"), 0);
+ * await handle.close();
+ * ```
+ */
+export async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    if (bytesWritten === 0) throw new Error("wrote 0 bytes");
+    written += bytesWritten;
   }
 }
