@@ -208,11 +208,6 @@ export class FileJournal implements Storage {
     return this.#batches;
   }
 
-  /** Bytes in the file now. */
-  get byteSize(): number {
-    return this.#size;
-  }
-
   /** The records read at open; the first call hands them over and frees them. */
   async load(): Promise<unknown[]> {
     const records = this.#records ?? (await readJournal(this.#handle, this.#size, this.#decode)).records;

@@ -358,7 +358,7 @@ const BARE_KINDS = new Map<unknown, ReceivedEvent["kind"]>([
  * @returns The event.
  * @throws {WebhookVerificationError} `MALFORMED` when the body is not a StreamResponse.
  */
-export function describeEvent(webhookId: string, body: Buffer, now: number): ReceivedEvent {
+function describeEvent(webhookId: string, body: Buffer, now: number): ReceivedEvent {
   let parsed: Record<string, any>;
   try {
     parsed = JSON.parse(body.toString("utf8"));
