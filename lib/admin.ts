@@ -33,7 +33,7 @@ import { timingSafeEqualText } from "./timing_safe_equal.ts";
  * import { pushRoutes } from "./admin.ts";
  * import { Agent } from "./agent.ts";
  * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "a-")), handler: () => {} });
- * console.log(pushRoutes(agent).map((route) => route.path)); // [] without push
+ * console.log(pushRoutes(agent).map((route) => route.path)); // ["/.well-known/jwks.json", "/admin/outbox", ...]
  * await agent.close();
  * ```
  */

@@ -98,16 +98,19 @@ export interface JournalOptions {
  * @returns The open journal; call `load()` for its records.
  * @throws {JournalError} `LOCKED`, `READ_ONLY`, `CORRUPT` (file and line named), or `IO`.
  *
- * @example Append and read back
+ * @example Append, reopen and read back
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";
  * import { join } from "node:path";
  * import { openJournal } from "./journal.ts";
- * const journal = await openJournal(mkdtempSync(join(tmpdir(), "journal-")));
+ * const dir = mkdtempSync(join(tmpdir(), "journal-"));
+ * const journal = await openJournal(dir);
  * await journal.append({ hello: "world" });
- * console.log(await journal.load()); // [{ hello: "world" }]
  * await journal.close();
+ * const again = await openJournal(dir);
+ * console.log(await again.load()); // [{ hello: "world" }]
+ * await again.close();
  * ```
  */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<FileJournal> {
