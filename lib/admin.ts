@@ -1,7 +1,8 @@
 /**
- * The agent's extra HTTP routes for push: the JWKS that receivers verify webhook JWTs with, and a
- * small admin interface for the outbox (list pending and dead deliveries, replay or purge dead
- * letters), behind a bearer token compared in constant time. `scripts/outbox.ts` is its client.
+ * The agent's rows of the route table for push: the JWKS that receivers verify webhook JWTs with,
+ * and a small admin interface for the outbox (list pending and dead deliveries, replay or purge
+ * dead letters) and the signing keys, behind a bearer token compared in constant time.
+ * `scripts/outbox.ts` is its client. Without push, there are no rows (those paths are 404).
  *
  *   GET  /.well-known/jwks.json
  *   GET  /admin/outbox?state=pending|dead      -> {deliveries: [...]}
@@ -12,112 +13,70 @@
  * @module
  */
 
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
+import { HttpError, sendJson, sendStatus } from "./http_util.ts";
+import type { Route, RouteHandler } from "./http_util.ts";
 import { jwksDocument } from "./signing.ts";
-
-/** A route: returns true when it handled the request. */
-export type Route = (req: IncomingMessage, res: ServerResponse, body: () => Promise<Buffer>) => Promise<boolean> | boolean;
-
-type Reply = (res: ServerResponse, status: number, value: unknown) => void;
+import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /**
- * The push routes of an agent (none if push is off).
+ * The push rows of an agent's route table (none if push is off).
  *
  * @param agent The agent.
- * @param reply Sends a JSON response.
- * @returns The routes.
+ * @returns The rows, for `routeRequest` (`createAgentServer` includes them).
+ *
+ * @example List an agent's push rows
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { pushRoutes } from "./admin.ts";
+ * import { Agent } from "./agent.ts";
+ * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "a-")), handler: () => {} });
+ * console.log(pushRoutes(agent).map((route) => route.path)); // ["/.well-known/jwks.json", "/admin/outbox", ...]
+ * await agent.close();
+ * ```
  */
-export function pushRoutes(agent: Agent, reply: Reply): Route[] {
+export function pushRoutes(agent: Agent): Route[] {
   const outbox = agent.outbox;
   if (!outbox) return [];
+  const adminOnly = (handler: RouteHandler): RouteHandler => (req, res, context) => {
+    const token = agent.adminToken;
+    if (!token || !timingSafeEqualText(req.headers.authorization, `Bearer ${token}`)) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="a2a-push admin"');
+      return sendStatus(res, 401, "Admin requests need Authorization: Bearer <admin token> (see <data-dir>/admin_token)");
+    }
+    return handler(req, res, context);
+  };
   return [
-    (req, res) => {
-      if (pathOf(req) !== "/.well-known/jwks.json" || req.method !== "GET") return false;
-      reply(res, 200, agent.signingKeys ? jwksDocument(agent.signingKeys) : { keys: [] });
-      return true;
+    { path: "/.well-known/jwks.json", methods: { GET: (_req, res) => sendJson(res, 200, agent.signingKeys ? jwksDocument(agent.signingKeys) : { keys: [] }) } },
+    {
+      path: "/admin/outbox",
+      methods: {
+        GET: adminOnly((_req, res, { url }) => {
+          const state = url.searchParams.get("state") ?? "dead";
+          if (state !== "dead" && state !== "pending") throw new HttpError(400, "state must be pending or dead");
+          sendJson(res, 200, { deliveries: outbox.deliveries(state) });
+        }),
+      },
     },
-    async (req, res, body) => {
-      const path = pathOf(req);
-      if (!path.startsWith("/admin/")) return false;
-      if (!authorized(req.headers.authorization, agent.adminToken ?? "")) {
-        res.setHeader("WWW-Authenticate", 'Bearer realm="a2a-push admin"');
-        reply(res, 401, { error: "Admin requests need Authorization: Bearer <admin token> (see <data-dir>/admin_token)" });
-        return true;
-      }
-      if (path === "/admin/outbox" && req.method === "GET") {
-        const state = new URL(req.url ?? "/", "http://x").searchParams.get("state") ?? "dead";
-        if (state !== "dead" && state !== "pending") {
-          reply(res, 400, { error: "state must be pending or dead" });
-          return true;
-        }
-        reply(res, 200, { deliveries: outbox.deliveries(state) });
-        return true;
-      }
-      if ((path === "/admin/outbox/replay" || path === "/admin/outbox/purge") && req.method === "POST") {
-        const ids = readIds(await body());
-        if (ids instanceof Error) {
-          reply(res, 400, { error: ids.message });
-          return true;
-        }
-        if (path.endsWith("/replay")) reply(res, 200, { replayed: await outbox.replayDead(ids) });
-        else reply(res, 200, { purged: await outbox.purgeDead(ids) });
-        return true;
-      }
-      if (path === "/admin/keys/rotate" && req.method === "POST") {
-        reply(res, 200, { kid: await agent.rotateSigningKey() });
-        return true;
-      }
-      reply(res, 404, { error: `No admin route ${req.method} ${path}` });
-      return true;
-    },
+    { path: "/admin/outbox/replay", methods: { POST: adminOnly(async (_req, res, { body }) => sendJson(res, 200, { replayed: await outbox.replayDead(readIds(await body())) })) } },
+    { path: "/admin/outbox/purge", methods: { POST: adminOnly(async (_req, res, { body }) => sendJson(res, 200, { purged: await outbox.purgeDead(readIds(await body())) })) } },
+    { path: "/admin/keys/rotate", methods: { POST: adminOnly(async (_req, res) => sendJson(res, 200, { kid: await agent.rotateSigningKey() })) } },
   ];
 }
 
-function pathOf(req: IncomingMessage): string {
-  return new URL(req.url ?? "/", "http://x").pathname;
-}
-
-function authorized(header: string | undefined, token: string): boolean {
-  if (!token || !header) return false;
-  // Hash both sides so the comparison takes the same time whatever the lengths.
-  const given = createHash("sha256").update(header).digest();
-  const expected = createHash("sha256").update(`Bearer ${token}`).digest();
-  return timingSafeEqual(given, expected);
-}
-
-function readIds(body: Buffer): string[] | undefined | Error {
+/** The ids a replay or purge names; none (an empty body, or no `ids`) means all. */
+function readIds(body: Buffer): string[] | undefined {
   if (body.length === 0) return undefined;
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(body.toString("utf8")) as { ids?: unknown };
-    if (parsed.ids === undefined) return undefined;
-    if (!Array.isArray(parsed.ids) || parsed.ids.some((id) => typeof id !== "string")) return new Error("ids must be an array of strings");
-    return parsed.ids as string[];
-  } catch {
-    return new Error("Body must be JSON: {\"ids\": [...]} or empty for all");
-  }
-}
-
-/**
- * The admin token kept in the data directory, made on first start (mode 0600).
- *
- * @param dataDir The agent's data directory.
- * @returns The token.
- * @throws {Error} If the file cannot be read or written.
- */
-export async function loadAdminToken(dataDir: string): Promise<string> {
-  const path = join(dataDir, "admin_token");
-  try {
-    return (await readFile(path, "utf8")).trim();
+    parsed = JSON.parse(body.toString("utf8"));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    throw new HttpError(400, 'Body must be JSON: {"ids": [...]} or empty for all', { cause: error });
   }
-  const token = randomBytes(24).toString("base64url");
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: "wx" }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EEXIST") throw error;
-  });
-  return (await readFile(path, "utf8")).trim();
+  if (typeof parsed !== "object" || parsed === null) throw new HttpError(400, 'Body must be a JSON object: {"ids": [...]}');
+  if (!("ids" in parsed) || parsed.ids === undefined) return undefined;
+  if (!Array.isArray(parsed.ids) || parsed.ids.some((id) => typeof id !== "string")) throw new HttpError(400, "ids must be an array of strings");
+  return parsed.ids as string[];
 }

@@ -9,7 +9,6 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { loadAdminToken } from "./admin.ts";
 import { buildCard, checkMediaTypes, extendedCardOf } from "./agent_card.ts";
 import { Compactor } from "./compaction.ts";
 import type { AgentOptions } from "./agent_options.ts";
@@ -21,7 +20,8 @@ import { Outbox } from "./outbox.ts";
 import { createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { TaskRunner } from "./runner.ts";
-import { loadSigningKeys, parseSecrets, rotateSigningKey } from "./signing.ts";
+import { parseSecrets } from "./signing.ts";
+import { loadAdminToken, loadSigningKeys, rotateSigningKey } from "./signing_keys.ts";
 import type { SigningKeys } from "./signing.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import { TaskStore } from "./task_store.ts";

@@ -11,8 +11,17 @@ const MINUTE_MS = 60 * SECOND_MS;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
-// setTimeout stores its delay in a signed 32-bit integer; anything longer fires at once.
-const I32_MAX = 2 ** 31 - 1;
+/**
+ * The longest delay a timer can wait, in ms (about 24.8 days): `setTimeout` stores its delay in a
+ * signed 32-bit integer, and anything longer fires at once. Cap every computed delay with it.
+ *
+ * @example Cap a delay before scheduling it
+ * ```ts
+ * import { I32_MAX } from "./backoff.ts";
+ * console.log(Math.min(I32_MAX, 30 * 24 * 3600 * 1000)); // 2147483647
+ * ```
+ */
+export const I32_MAX = 2 ** 31 - 1;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: SECOND_MS, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS };
 

@@ -8,8 +8,8 @@
 
 import { A2AError, ERROR_CODES } from "./errors.ts";
 import type { ErrorCode } from "./errors.ts";
-import { errorFromHttp, toHttpRequest } from "./http_json.ts";
-import type { HttpRequest } from "./http_json.ts";
+import { errorFromHttp, toHttpRequest } from "./http_json_client.ts";
+import type { HttpRequest } from "./http_json_client.ts";
 import { readSseData } from "./sse.ts";
 import type {
   AgentCard,

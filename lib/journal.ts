@@ -1,6 +1,7 @@
 /**
- * The append-only journal: the single source of truth of an agent, and the only code here that
- * writes its data directory's journal file.
+ * The append-only journal: the single source of truth of an agent, and, with its start-up reader
+ * (`journal_reader.ts`) and compaction writer (`journal_compaction.ts`), the only code here that
+ * touches its data directory's journal file.
  *
  * One record a line: `<crc32 as 8 hex digits> <JSON>\n`. A line whose checksum fails at the end of
  * the file is a write the last process did not finish (a torn tail): it is dropped on load. A bad
@@ -17,15 +18,18 @@
  * @module
  */
 
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
-import { NEWLINE, checkLine, decodeJournal, encodeRecord, parseJson } from "./journal_format.ts";
+import { NEWLINE, checkLine, encodeRecord, parseJson } from "./journal_format.ts";
 import type { Decode, DecodedJournal, LineLocation } from "./journal_format.ts";
+import { writeCompactedJournal } from "./journal_compaction.ts";
+import { readJournal } from "./journal_reader.ts";
 import { acquireLock } from "./lock.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { JournalError } from "./errors.ts";
+import { syncDirectory, writeAll } from "./fs_util.ts";
 
 /**
  * A snapshot item whose line is already in the journal file (a finished task left on disk):
@@ -94,16 +98,19 @@ export interface JournalOptions {
  * @returns The open journal; call `load()` for its records.
  * @throws {JournalError} `LOCKED`, `READ_ONLY`, `CORRUPT` (file and line named), or `IO`.
  *
- * @example Append and read back
+ * @example Append, reopen and read back
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";
  * import { join } from "node:path";
  * import { openJournal } from "./journal.ts";
- * const journal = await openJournal(mkdtempSync(join(tmpdir(), "journal-")));
+ * const dir = mkdtempSync(join(tmpdir(), "journal-"));
+ * const journal = await openJournal(dir);
  * await journal.append({ hello: "world" });
- * console.log(await journal.load()); // [{ hello: "world" }]
  * await journal.close();
+ * const again = await openJournal(dir);
+ * console.log(await again.load()); // [{ hello: "world" }]
+ * await again.close();
  * ```
  */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<FileJournal> {
@@ -147,55 +154,6 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
     }
     throw new JournalError("IO", `Cannot open journal ${path}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-/** Bytes read at a time at start-up: bounds the memory a large journal needs beyond its records. */
-const READ_CHUNK_BYTES = 4 * 1024 * 1024;
-
-/** Reads and decodes a journal file chunk by chunk (whole lines at a time). */
-async function readJournal(handle: FileHandle, size: number, decode: Decode): Promise<DecodedJournal> {
-  const records: unknown[] = [];
-  let base = 0; // File offset of the first byte not yet decoded.
-  let lines = 0;
-  let carry = new Uint8Array(0);
-  while (base < size) {
-    const chunk = new Uint8Array(Math.min(READ_CHUNK_BYTES, size - base - carry.length) + carry.length);
-    chunk.set(carry);
-    const { bytesRead } = await handle.read(chunk, carry.length, chunk.length - carry.length, base + carry.length);
-    const filled = chunk.subarray(0, carry.length + bytesRead);
-    const atEnd = base + filled.length >= size || bytesRead === 0;
-    // Decode up to the last newline; the rest waits for the next chunk (unless this is the end).
-    const cut = atEnd ? filled.length : filled.lastIndexOf(NEWLINE) + 1;
-    if (cut === 0) {
-      carry = filled; // One line longer than a chunk: read on.
-      if (bytesRead === 0) break;
-      continue;
-    }
-    const part = decodeJournal(filled.subarray(0, cut), decode, base);
-    for (const record of part.records) records.push(record);
-    if (part.badLine !== undefined) {
-      // Damage unless the bad line is the file's last: check for a newline after it.
-      const damaged = part.damaged || (await hasNewlineAfter(handle, base + part.goodBytes, size));
-      return { records, goodBytes: base + part.goodBytes, badLine: lines + part.badLine, damaged };
-    }
-    lines += part.records.length;
-    base += cut;
-    carry = filled.slice(cut);
-    if (atEnd) break;
-  }
-  return { records, goodBytes: base, damaged: false };
-}
-
-/** Whether a complete line follows the (bad) line that starts at `from`. */
-async function hasNewlineAfter(handle: FileHandle, from: number, size: number): Promise<boolean> {
-  const buffer = new Uint8Array(Math.min(READ_CHUNK_BYTES, size - from));
-  let newlines = 0;
-  for (let position = from; position < size; position += buffer.length) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
-    for (let i = 0; i < bytesRead; i++) if (buffer[i] === NEWLINE && ++newlines === 2) return true;
-    if (bytesRead === 0) break;
-  }
-  return false;
 }
 
 interface Pending {
@@ -251,11 +209,6 @@ export class FileJournal implements Storage {
   /** Batches written (each one write and, with `sync`, one fsync) since open: group commit at work. */
   get batchCount(): number {
     return this.#batches;
-  }
-
-  /** Bytes in the file now. */
-  get byteSize(): number {
-    return this.#size;
   }
 
   /** The records read at open; the first call hands them over and frees them. */
@@ -362,42 +315,13 @@ export class FileJournal implements Storage {
   }
 
   async #compact(snapshot: () => Iterable<unknown>): Promise<void> {
-    const tmpPath = `${this.path}.compact`;
     try {
       while (this.#busy) await this.#busy;
       // Let the continuations of the last batch run, so the snapshot includes what they applied.
       await new Promise<void>((resolve) => setImmediate(resolve));
       // Nothing becomes durable (so nothing changes) until this compaction ends; take the list now.
       const items = [...snapshot()];
-      // Written through an append handle that, after the rename, is the journal's own: from the
-      // rename on, appends go to the new file whatever fails afterwards (a lost directory fsync
-      // must not leave us appending to the unlinked old file).
-      // A compaction that failed or crashed may have left its file: start from nothing.
-      await rm(tmpPath, { force: true });
-      const next = await this.#openFile(tmpPath, "a+");
-      const moved: Array<[StoredLine, LineLocation]> = [];
-      let size = 0;
-      try {
-        const out = new CompactionWriter(this.#handle, next);
-        for (const item of items) {
-          const line = (item as Partial<StoredLine>)?.journalLine;
-          const position = out.size;
-          if (line) out.copy(line);
-          else out.write(encodeRecord(item));
-          if (typeof (item as Partial<StoredLine>)?.relocated === "function") {
-            moved.push([item as StoredLine, { position, length: out.size - position }]);
-          }
-          await out.flushIfFull();
-        }
-        await out.flush();
-        size = out.size;
-        await next.sync();
-        await rename(tmpPath, this.path);
-      } catch (error) {
-        await next.close();
-        await rm(tmpPath, { force: true }).catch(() => undefined);
-        throw error;
-      }
+      const { handle: next, size, moved } = await writeCompactedJournal(items, { from: this.#handle, path: this.path, openFile: this.#openFile });
       // In one turn: the new handle, and every moved line's new place; reads already started on
       // the old handle finish before it is closed.
       const old = this.#handle;
@@ -432,86 +356,5 @@ export class FileJournal implements Storage {
       await this.#handle.close();
       await this.#lock?.release();
     }
-  }
-}
-
-/** Bytes a compaction gathers before it writes them (and the most it reads from the old file at once). */
-const COMPACTION_BUFFER_BYTES = 1024 * 1024;
-
-/** Writes a compacted journal: encoded records and ranges copied from the old file, in order. */
-class CompactionWriter {
-  #from: FileHandle;
-  #to: FileHandle;
-  #parts: Array<Uint8Array | LineLocation> = [];
-  #gathered = 0;
-  #written = 0;
-
-  /** Bytes written or gathered so far: where the next line goes. */
-  get size(): number {
-    return this.#written + this.#gathered;
-  }
-
-  constructor(from: FileHandle, to: FileHandle) {
-    this.#from = from;
-    this.#to = to;
-  }
-
-  write(line: Uint8Array): void {
-    this.#parts.push(line);
-    this.#gathered += line.length;
-  }
-
-  copy(location: LineLocation): void {
-    const last = this.#parts.at(-1);
-    // Lines that were neighbours in the old file are read as one range.
-    if (last && !(last instanceof Uint8Array) && last.position + last.length === location.position) last.length += location.length;
-    else this.#parts.push({ ...location });
-    this.#gathered += location.length;
-  }
-
-  async flushIfFull(): Promise<void> {
-    if (this.#gathered >= COMPACTION_BUFFER_BYTES) await this.flush();
-  }
-
-  /** One buffer of everything gathered (copied ranges read into it), one write. */
-  async flush(): Promise<void> {
-    const bytes = new Uint8Array(this.#gathered);
-    let at = 0;
-    for (const part of this.#parts) {
-      if (part instanceof Uint8Array) {
-        bytes.set(part, at);
-        at += part.length;
-        continue;
-      }
-      const { bytesRead } = await this.#from.read(bytes, at, part.length, part.position);
-      if (bytesRead !== part.length) throw new Error(`the old journal ended inside a record at byte ${part.position}`);
-      at += part.length;
-    }
-    await writeAll(this.#to, bytes, this.#written);
-    this.#written += bytes.length;
-    this.#parts = [];
-    this.#gathered = 0;
-  }
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
-    if (bytesWritten === 0) throw new Error("wrote 0 bytes");
-    written += bytesWritten;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some platforms cannot fsync a directory (EISDIR/EINVAL); the rename is then as durable as it gets.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM") throw error;
-  } finally {
-    await handle.close();
   }
 }

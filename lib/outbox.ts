@@ -15,7 +15,7 @@
  */
 
 import { clearTimeout, setTimeout } from "node:timers";
-import { DEFAULT_RETRY_SCHEDULE_MS, nextDelayMs } from "./backoff.ts";
+import { DEFAULT_RETRY_SCHEDULE_MS, I32_MAX, nextDelayMs } from "./backoff.ts";
 import { Backpressure } from "./backpressure.ts";
 import { MinHeap } from "./heap.ts";
 import { escapeLogText } from "./log_text.ts";
@@ -44,8 +44,6 @@ export interface OutboxOptions {
   random?: () => number;
 }
 
-/** setTimeout fires at once for delays past 2^31-1 ms. */
-const I32_MAX = 2 ** 31 - 1;
 const keyOf = (taskId: string, configId: string) => `${taskId}\u0000${configId}`;
 
 /** The push outbox of one agent. */
@@ -291,8 +289,7 @@ export class Outbox {
   async #deliver(key: string, delivery: Delivery, attempt: WebhookAttempt, origin: string): Promise<void> {
     this.#origins.set(origin, (this.#origins.get(origin) ?? 0) + 1);
     const outcome = await this.#send(attempt);
-    // The connection is free again; the queue stays blocked until the outcome is durable.
-    this.#releaseOrigin(origin);
+    this.#releaseOrigin(origin); // The connection is free; the queue stays blocked until the outcome is durable.
     this.#backpressure.outcome(origin, outcome.ok);
     const record = this.#outcomeRecord(delivery, outcome);
     this.#log(`webhook ${delivery.id} task ${delivery.taskId} -> ${attempt.url}: ${outcome.ok ? `HTTP ${outcome.status}` : outcome.error} (attempt ${delivery.attempts + 1}, ${record.type})`);

@@ -19,10 +19,12 @@ import { WebhookVerificationError } from "./errors.ts";
 import { openJournal } from "./journal.ts";
 import { escapeLogText } from "./log_text.ts";
 import type { FileJournal } from "./journal.ts";
-import { readBody, sendJson } from "./server.ts";
+import { HttpError, routeRequest, sendJson, sendStatus } from "./http_util.ts";
+import type { Route } from "./http_util.ts";
 import type { Task, TaskState } from "./types.ts";
 import { TERMINAL_STATES } from "./types.ts";
-import { JwksCache, verifyWebhook } from "./verify.ts";
+import { JwksCache } from "./jwks_cache.ts";
+import { verifyWebhook } from "./verify.ts";
 
 /** An accepted event, as `GET /events` lists it. */
 export interface ReceivedEvent {
@@ -98,6 +100,12 @@ export class WebhookReceiver {
   #options: ReceiverOptions;
   #jwks: JwksCache | undefined;
   #client: A2AClient;
+  /** The whole dispatch of {@linkcode WebhookReceiver.handle}, in match order. */
+  #routes: Route[] = [
+    { path: "/webhook", methods: { POST: (req, res, { body }) => this.#receive(req, res, body) } },
+    { path: "/events", methods: { GET: (_req, res) => sendJson(res, 200, { events: this.events() }) } },
+    { path: /^\/tasks\/(.*)$/, methods: { GET: (_req, res, { params }) => this.#sendResult(res, params[0]!) } },
+  ];
   #events = new Map<string, ReceivedEvent>();
   #results = new Map<string, Task>();
   #processing = new Set<Promise<void>>();
@@ -214,34 +222,34 @@ export class WebhookReceiver {
    *
    * @param req The request.
    * @param res The response.
+   * @returns When the answer is sent (processing of an accepted event goes on after).
    */
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!URL.canParse(req.url ?? "/", "http://x")) return sendJson(res, 400, { error: "Malformed request target" });
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path === "/events" && req.method === "GET") return sendJson(res, 200, { events: this.events() });
-    if (path.startsWith("/tasks/") && req.method === "GET") {
-      let taskId: string;
-      try {
-        taskId = decodeURIComponent(path.slice("/tasks/".length));
-      } catch (error) {
-        return sendJson(res, 400, { error: `Malformed task id in ${path}: ${(error as Error).message}` });
-      }
-      const task = this.#results.get(taskId);
-      return task ? sendJson(res, 200, task) : sendJson(res, 404, { error: "No result fetched for that task (yet)" });
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return routeRequest(this.#routes, req, res, { maxBodyBytes: this.#options.maxBodyBytes });
+  }
+
+  #sendResult(res: ServerResponse, segment: string): void {
+    let taskId: string;
+    try {
+      taskId = decodeURIComponent(segment);
+    } catch (error) {
+      throw new HttpError(400, `Malformed task id in /tasks/${segment}: ${(error as Error).message}`, { cause: error });
     }
-    if (path !== "/webhook") return sendJson(res, 404, { error: `No route for ${path}` });
-    if (req.method !== "POST") {
-      res.setHeader("Allow", "POST");
-      return sendJson(res, 405, { error: "Webhooks are POSTed" });
-    }
+    const task = this.#results.get(taskId);
+    if (task) sendJson(res, 200, task);
+    else sendStatus(res, 404, "No result fetched for that task (yet)");
+  }
+
+  /** `POST /webhook`: verify, deduplicate, journal, answer, then process. */
+  async #receive(req: IncomingMessage, res: ServerResponse, readBody: () => Promise<Buffer>): Promise<void> {
     let body: Buffer;
     try {
-      body = await readBody(req, this.#options.maxBodyBytes ?? 1024 * 1024);
+      body = await readBody();
     } catch (error) {
-      const status = (error as { status?: number }).status ?? 400;
-      this.#log(`refused (${status === 413 ? "TOO_LARGE" : "UNREADABLE"}): ${(error as Error).message}`);
-      if (status === 413) res.setHeader("Connection", "close");
-      return sendJson(res, status, { error: (error as Error).message, reason: status === 413 ? "TOO_LARGE" : "UNREADABLE" });
+      if (!(error instanceof HttpError)) throw error;
+      const reason = error.status === 413 ? "TOO_LARGE" : "UNREADABLE";
+      this.#log(`refused (${reason}): ${error.message}`);
+      return sendStatus(res, error.status, error.message, { errorBody: (_status, message) => ({ error: message, reason }) });
     }
     let webhookId: string;
     let event: ReceivedEvent;
@@ -315,7 +323,7 @@ export class WebhookReceiver {
     const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
       this.handle(req, res).catch((error: Error) => {
         this.#log(`error: ${error.message}`);
-        if (!res.headersSent) sendJson(res, 500, { error: "Internal error" });
+        if (!res.headersSent) sendStatus(res, 500, "Internal error");
       });
     });
     server.headersTimeout = 10_000;
@@ -353,7 +361,7 @@ const BARE_KINDS = new Map<unknown, ReceivedEvent["kind"]>([
  * @returns The event.
  * @throws {WebhookVerificationError} `MALFORMED` when the body is not a StreamResponse.
  */
-export function describeEvent(webhookId: string, body: Buffer, now: number): ReceivedEvent {
+function describeEvent(webhookId: string, body: Buffer, now: number): ReceivedEvent {
   let parsed: Record<string, any>;
   try {
     parsed = JSON.parse(body.toString("utf8"));

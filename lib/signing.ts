@@ -1,22 +1,16 @@
 /**
  * The sender's side of webhook signing: Standard Webhooks HMAC signatures (`webhook-signature`),
- * and ES256 JWTs whose public keys a receiver fetches as a JWKS. The ES256 keys live in
- * `<dataDir>/signing_keys.json`, the only disk code here. Verification is in `verify.ts`, which
- * does not import this file, so a receiver can take it alone.
+ * and ES256 JWTs whose public keys a receiver fetches as a JWKS. Pure: keys come in as values;
+ * where they are kept on disk, and their rotation, is `signing_keys.ts`. Verification is in
+ * `verify.ts`, which does not import this file, so a receiver can take it alone.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, sign } from "node:crypto";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, createHmac, createPublicKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
-import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import process from "node:process";
 
-/** The file under the data directory that holds the signing keys. */
-const KEYS_FILE = "signing_keys.json";
 /** Random bytes in a new Standard Webhooks secret (the spec allows 24 to 64). */
 const SECRET_BYTES = 24;
 /** Lifetime of a webhook JWT when the caller gives none. */
@@ -27,7 +21,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 export interface SigningKey {
   /** Key id: base64url of the first 16 bytes of the key's RFC 7638 thumbprint. */
   kid: string;
-  /** The private key; it leaves this process only in the 0o600 key file. */
+  /** The private key; it leaves this process only in the 0o600 key file (`signing_keys.ts`). */
   privateKey: KeyObject;
   /** The public key as published in the JWKS. */
   publicJwk: JsonWebKey & { kid: string; alg: "ES256"; use: "sig" };
@@ -39,12 +33,6 @@ export interface SigningKey {
 export interface SigningKeys {
   current: SigningKey;
   previous?: SigningKey;
-}
-
-/** Options of {@linkcode loadSigningKeys} and {@linkcode rotateSigningKey}. */
-export interface SigningKeyOptions {
-  /** Clock for `createdAt`, in ms. @default {Date.now} */
-  now?: () => number;
 }
 
 /**
@@ -135,71 +123,59 @@ export function generateWebhookSecret(): string {
 }
 
 /**
- * Loads the ES256 keys from `<dataDir>/signing_keys.json`, making the directory, the file and a
- * first key when missing. Concurrent first starts agree on one key, since `link` never overwrites.
+ * Makes a new ES256 (P-256) signing key.
  *
- * @param dataDir The data directory.
- * @param options `now`, for `createdAt`.
- * @returns The current key, and the previous one after a rotation.
- * @throws {Error} If the file cannot be read or written, or is not a key file.
- * @example Load (or create) the keys
+ * @param createdAt When it is made, in ms since the epoch (kept with the key).
+ * @returns The key, its kid and its public JWK.
+ * @throws {Error} Only if the system has no entropy to give.
+ * @example Make a key
  * ```ts
- * import { mkdtempSync } from "node:fs";
- * import { tmpdir } from "node:os";
- * import { loadSigningKeys } from "./signing.ts";
- * const keys = await loadSigningKeys(mkdtempSync(`${tmpdir()}/keys-`));
- * console.log(keys.current.publicJwk.alg); // ES256
+ * import { generateSigningKey } from "./signing.ts";
+ * console.log(generateSigningKey(Date.now()).publicJwk.alg); // ES256
  * ```
  */
-export async function loadSigningKeys(dataDir: string, options?: SigningKeyOptions): Promise<SigningKeys> {
-  const { now = Date.now } = options ?? {};
-  const file = join(dataDir, KEYS_FILE);
-  const existing = await readKeysFile(file);
-  if (existing) return existing;
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  await writeKeysFile(file, { current: generateSigningKey(now()) }, "link");
-  // Read back rather than return ours: if another start won the race, its key is the one on disk.
-  const keys = await readKeysFile(file);
-  if (!keys) throw new Error(`Cannot load signing keys: ${file} vanished after it was written`);
-  return keys;
+export function generateSigningKey(createdAt: number): SigningKey {
+  return signingKeyFrom(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey, createdAt);
 }
 
 /**
- * Makes a new current key; the old current becomes `previous` and any older key is dropped.
+ * A signing key from its private half: derives the public JWK and the kid (base64url of the first
+ * 16 bytes of the RFC 7638 thumbprint).
  *
- * @param dataDir The data directory.
- * @param options `now`, for `createdAt`.
- * @returns The new current key and the previous one.
- * @throws {Error} If the key file cannot be read or written.
- * @example Rotate
+ * @param privateKey An EC P-256 private key.
+ * @param createdAt When it was made, in ms since the epoch.
+ * @returns The key.
+ * @throws {TypeError} If the key is not an EC P-256 key.
+ * @example Rebuild a key from its PEM
  * ```ts
- * import { mkdtempSync } from "node:fs";
- * import { tmpdir } from "node:os";
- * import { rotateSigningKey } from "./signing.ts";
- * const { current, previous } = await rotateSigningKey(mkdtempSync(`${tmpdir()}/keys-`));
- * console.log(current.kid !== previous.kid); // true
+ * import { createPrivateKey } from "node:crypto";
+ * import { generateSigningKey, signingKeyFrom } from "./signing.ts";
+ * const key = generateSigningKey(0);
+ * const pem = key.privateKey.export({ format: "pem", type: "pkcs8" });
+ * console.log(signingKeyFrom(createPrivateKey(pem), 0).kid === key.kid); // true
  * ```
  */
-export async function rotateSigningKey(dataDir: string, options?: SigningKeyOptions): Promise<Required<SigningKeys>> {
-  const { now = Date.now } = options ?? {};
-  const old = await loadSigningKeys(dataDir, { now });
-  const keys = { current: generateSigningKey(now()), previous: old.current };
-  await writeKeysFile(join(dataDir, KEYS_FILE), keys, "rename");
-  return keys;
+export function signingKeyFrom(privateKey: KeyObject, createdAt: number): SigningKey {
+  const { kty, crv, x, y } = createPublicKey(privateKey).export({ format: "jwk" });
+  if (kty !== "EC" || crv !== "P-256" || typeof x !== "string" || typeof y !== "string") {
+    throw new TypeError(`Cannot use signing key: expected an EC P-256 key, got ${kty} ${crv ?? ""}`);
+  }
+  // RFC 7638: the required members in lexicographic order, no whitespace.
+  const thumbprint = createHash("sha256").update(JSON.stringify({ crv, kty, x, y })).digest();
+  const kid = thumbprint.subarray(0, 16).toString("base64url");
+  return { kid, privateKey, publicJwk: { kty, crv, x, y, kid, alg: "ES256", use: "sig" }, createdAt };
 }
 
 /**
  * The JWKS document a receiver fetches: public keys only.
  *
- * @param keys The keys from {@linkcode loadSigningKeys}.
+ * @param keys The keys in use (`loadSigningKeys` in `signing_keys.ts` reads them).
  * @returns `{keys: [current, previous?]}` as public JWKs (never `d`).
  * @throws {Error} Never.
  * @example Serve the JWKS
  * ```ts
- * import { mkdtempSync } from "node:fs";
- * import { tmpdir } from "node:os";
- * import { jwksDocument, loadSigningKeys } from "./signing.ts";
- * const keys = await loadSigningKeys(mkdtempSync(`${tmpdir()}/keys-`));
+ * import { generateSigningKey, jwksDocument } from "./signing.ts";
+ * const keys = { current: generateSigningKey(Date.now()) };
  * console.log(JSON.stringify(jwksDocument(keys)).includes('"d"')); // false
  * ```
  */
@@ -218,10 +194,8 @@ export function jwksDocument(keys: SigningKeys): { keys: JsonWebKey[] } {
  * @throws {TypeError} If the claims cannot be serialized as JSON.
  * @example Sign a token
  * ```ts
- * import { mkdtempSync } from "node:fs";
- * import { tmpdir } from "node:os";
- * import { loadSigningKeys, signJwt } from "./signing.ts";
- * const { current } = await loadSigningKeys(mkdtempSync(`${tmpdir()}/keys-`));
+ * import { generateSigningKey, signJwt } from "./signing.ts";
+ * const current = generateSigningKey(Date.now());
  * console.log(signJwt({ aud: "https://example.com/hook" }, current).split(".").length); // 3
  * ```
  */
@@ -238,6 +212,13 @@ export function signJwt(claims: Record<string, unknown>, key: SigningKey): strin
  * @param claims The JWT claims.
  * @param key The key to sign with.
  * @returns The compact JWT.
+ * @throws {TypeError} If the claims cannot be serialized as JSON.
+ * @example Sign a token off the event loop
+ * ```ts
+ * import { generateSigningKey, signJwtAsync } from "./signing.ts";
+ * const token = await signJwtAsync({ aud: "https://example.com/hook" }, generateSigningKey(Date.now()));
+ * console.log(token.split(".").length); // 3
+ * ```
  */
 export function signJwtAsync(claims: Record<string, unknown>, key: SigningKey): Promise<string> {
   const input = jwtSigningInput(claims, key);
@@ -284,91 +265,4 @@ export function webhookJwtClaims(input: {
 
 function base64urlJson(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-
-function generateSigningKey(createdAt: number): SigningKey {
-  return keyFromPrivate(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey, createdAt);
-}
-
-function keyFromPrivate(privateKey: KeyObject, createdAt: number): SigningKey {
-  const { kty, crv, x, y } = createPublicKey(privateKey).export({ format: "jwk" });
-  if (kty !== "EC" || crv !== "P-256" || typeof x !== "string" || typeof y !== "string") {
-    throw new TypeError(`Cannot use signing key: expected an EC P-256 key, got ${kty} ${crv ?? ""}`);
-  }
-  // RFC 7638: the required members in lexicographic order, no whitespace.
-  const thumbprint = createHash("sha256").update(JSON.stringify({ crv, kty, x, y })).digest();
-  const kid = thumbprint.subarray(0, 16).toString("base64url");
-  return { kid, privateKey, publicJwk: { kty, crv, x, y, kid, alg: "ES256", use: "sig" }, createdAt };
-}
-
-function storeKey(key: SigningKey): { kid: string; createdAt: number; privateKeyPem: string } {
-  const privateKeyPem = key.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
-  return { kid: key.kid, createdAt: key.createdAt, privateKeyPem };
-}
-
-function restoreKey(file: string, stored: unknown): SigningKey {
-  const { kid, createdAt, privateKeyPem } = (stored ?? {}) as Partial<ReturnType<typeof storeKey>>;
-  if (typeof privateKeyPem !== "string" || typeof createdAt !== "number") {
-    throw new Error(`Cannot load signing keys: ${file} holds an entry without privateKeyPem or createdAt`);
-  }
-  const key = keyFromPrivate(createPrivateKey(privateKeyPem), createdAt);
-  if (kid !== undefined && kid !== key.kid) {
-    throw new Error(`Cannot load signing keys: ${file} says kid ${kid}, but the key's kid is ${key.kid}`);
-  }
-  return key;
-}
-
-async function readKeysFile(file: string): Promise<SigningKeys | undefined> {
-  let data: { current?: unknown; previous?: unknown } | null;
-  try {
-    data = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new Error(`Cannot load signing keys: cannot read ${file} as JSON`, { cause: error });
-  }
-  const current = restoreKey(file, data?.current);
-  return data?.previous === undefined ? { current } : { current, previous: restoreKey(file, data.previous) };
-}
-
-/**
- * Writes the keys to a fresh 0o600 temp file, flushes it, then publishes it as `file`: by `link`
- * (keeps a file that is already there) or `rename` (replaces it), and flushes the directory.
- */
-async function writeKeysFile(file: string, keys: SigningKeys, publish: "link" | "rename"): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  const data = { current: storeKey(keys.current), previous: keys.previous && storeKey(keys.previous) };
-  try {
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    if (publish === "rename") await rename(temp, file);
-    else await linkUnlessPresent(temp, file);
-  } finally {
-    await rm(temp, { force: true });
-  }
-  await syncDirectory(dirname(file));
-}
-
-async function linkUnlessPresent(from: string, to: string): Promise<void> {
-  try {
-    await link(from, to);
-  } catch (error) {
-    // Another start published its key first; the caller reads that one back.
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-}
-
-/** Makes a rename or link durable (POSIX); Windows cannot open a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === "win32") return;
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -3,7 +3,8 @@
  * Three checks, any mix: Standard Webhooks HMAC signatures, an ES256 JWT in `Authorization`
  * checked against the agent's JWKS, and a shared token (`X-A2A-Notification-Token`, or a whole
  * `Authorization` value), which is all that agents built on the official SDKs send. It needs only
- * `node:crypto` and `errors.ts` (not `signing.ts`), so a receiver can copy the two files.
+ * `node:crypto`, `errors.ts` and `timing_safe_equal.ts` (not `signing.ts`), so a receiver can copy
+ * the three files.
  * Deduplicating (on `webhook-id`, or on the body's hash when a sender gives no id) is left to the
  * caller, which owns the storage.
  *
@@ -11,9 +12,10 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash, createHmac, createPublicKey, timingSafeEqual, verify } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { WebhookVerificationError } from "./errors.ts";
+import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /** How far `webhook-timestamp` may be from the receiver's clock, either way. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
@@ -21,7 +23,7 @@ export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 /** Request headers as `node:http` gives them: lower-case names. */
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
 
-/** Anything that finds a public key by `kid`, such as {@linkcode JwksCache}. */
+/** Anything that finds a public key by `kid`, such as `JwksCache` (`jwks_cache.ts`). */
 export interface KeyResolver {
   getKey(kid: string): Promise<KeyObject>;
 }
@@ -78,126 +80,6 @@ export function verifyStandardWebhook(
   return { id, timestamp };
 }
 
-/** Options of {@linkcode JwksCache}. */
-export interface JwksCacheOptions {
-  /** The fetch to use. @default {globalThis.fetch} */
-  fetch?: typeof fetch;
-  /** The clock, in ms. @default {Date.now} */
-  now?: () => number;
-  /** How long a fetched JWKS is trusted. @default {600_000} */
-  maxAgeMs?: number;
-  /** The least time between two fetches, however many unknown kids arrive. @default {30_000} */
-  minRefetchIntervalMs?: number;
-  /**
-   * The least time before trying again after a fetch that failed (unreachable, non-2xx, bad
-   * document), when it is shorter than `minRefetchIntervalMs`. @default {1_000}
-   */
-  failureRetryIntervalMs?: number;
-  /** How long one fetch may take. @default {10_000} */
-  timeoutMs?: number;
-}
-
-/**
- * Public keys from a JWKS URL, cached for `maxAgeMs`. An unknown `kid` triggers a re-fetch, at
- * most once per `minRefetchIntervalMs`; callers that arrive during a fetch share it. A fetch that
- * failed is tried again after `failureRetryIntervalMs` instead: a receiver that started while the
- * agent was unreachable must not refuse every webhook for the whole interval. Only keys fetched
- * within `maxAgeMs` are served; keys other than EC P-256 (`alg` ES256 or none) are ignored.
- *
- * @example Resolve keys from the agent's JWKS
- * ```ts
- * import { JwksCache } from "./verify.ts";
- * const jwks = new JwksCache("https://agent.example/.well-known/jwks.json", { maxAgeMs: 60_000 });
- * // await jwks.getKey(kid) when a JWT arrives.
- * ```
- */
-export class JwksCache {
-  #url: string;
-  #options: Required<JwksCacheOptions>;
-  #keys = new Map<string, KeyObject>();
-  #fetchedAt: number | undefined;
-  #attemptedAt: number | undefined;
-  #lastError: unknown;
-  #inFlight: Promise<void> | undefined;
-
-  /**
-   * @param url The JWKS URL (http or https).
-   * @param options Clock, fetch, cache age, refetch interval and timeout.
-   * @throws {TypeError} If `url` is not an http(s) URL.
-   * @throws {RangeError} If a duration is negative or not finite.
-   */
-  constructor(url: string, options?: JwksCacheOptions) {
-    const { fetch = globalThis.fetch, now = Date.now, maxAgeMs = 600_000 } = options ?? {};
-    const { minRefetchIntervalMs = 30_000, failureRetryIntervalMs = 1_000, timeoutMs = 10_000 } = options ?? {};
-    if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`Cannot fetch JWKS from ${url}: not http(s)`);
-    for (const [name, value] of Object.entries({ maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs })) {
-      if (!Number.isFinite(value) || value < 0) throw new RangeError(`Cannot create JwksCache: ${name} is ${value}`);
-    }
-    this.#url = url;
-    this.#options = { fetch, now, maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs };
-  }
-
-  /**
-   * Finds the public key for `kid`, fetching the JWKS when the cache is stale or lacks it.
-   *
-   * @param kid The `kid` from the JWT header.
-   * @returns The public key.
-   * @throws {WebhookVerificationError} `UNKNOWN_KEY` if no fresh JWKS has the key, or the fetch
-   * failed (the fetch error is the `cause`).
-   */
-  async getKey(kid: string): Promise<KeyObject> {
-    const cached = this.#freshKey(kid);
-    if (cached) return cached;
-    const now = this.#options.now();
-    const { minRefetchIntervalMs, failureRetryIntervalMs } = this.#options;
-    const interval = this.#lastError === undefined ? minRefetchIntervalMs : Math.min(minRefetchIntervalMs, failureRetryIntervalMs);
-    const mayFetch = this.#attemptedAt === undefined || now - this.#attemptedAt >= interval;
-    if (!this.#inFlight && mayFetch) {
-      this.#attemptedAt = now;
-      this.#inFlight = this.#refresh().finally(() => (this.#inFlight = undefined));
-    }
-    try {
-      await this.#inFlight;
-    } catch (error) {
-      throw new WebhookVerificationError("UNKNOWN_KEY", `Cannot fetch JWKS ${this.#url}`, { cause: error });
-    }
-    const key = this.#freshKey(kid);
-    if (key) return key;
-    throw new WebhookVerificationError("UNKNOWN_KEY", `No key ${kid} in JWKS ${this.#url}`, { cause: this.#lastError });
-  }
-
-  #freshKey(kid: string): KeyObject | undefined {
-    const age = this.#fetchedAt === undefined ? Infinity : this.#options.now() - this.#fetchedAt;
-    return age < this.#options.maxAgeMs ? this.#keys.get(kid) : undefined;
-  }
-
-  async #refresh(): Promise<void> {
-    // Called unbound: Deno's fetch refuses to run with an options object as `this`.
-    const { fetch, timeoutMs } = this.#options;
-    try {
-      const signal = AbortSignal.timeout(timeoutMs);
-      const response = await fetch(this.#url, { headers: { accept: "application/json" }, signal });
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new Error(`JWKS ${this.#url} answered HTTP ${response.status}`);
-      }
-      const document = (await response.json()) as { keys?: unknown };
-      if (!Array.isArray(document?.keys)) throw new Error(`JWKS ${this.#url} has no "keys" array`);
-      const keys = new Map<string, KeyObject>();
-      for (const jwk of document.keys as Array<Record<string, unknown>>) {
-        if (!isEs256Jwk(jwk) || keys.has(jwk.kid)) continue;
-        keys.set(jwk.kid, createPublicKey({ key: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y }, format: "jwk" }));
-      }
-      this.#keys = keys;
-      this.#fetchedAt = this.#options.now();
-      this.#lastError = undefined;
-    } catch (error) {
-      this.#lastError = error;
-      throw error;
-    }
-  }
-}
-
 /**
  * Verifies a webhook JWT (compact JWS, ES256 only) and the claims `signing.ts` puts in it:
  * `aud`, `exp`, `iat`, `nbf` (if present), `iss`, `body_sha256` and `jti`.
@@ -213,7 +95,8 @@ export class JwksCache {
  * @throws {RangeError} If `audience` is empty.
  * @example A token that is not a JWS
  * ```ts
- * import { JwksCache, verifyWebhookJwt } from "./verify.ts";
+ * import { JwksCache } from "./jwks_cache.ts";
+ * import { verifyWebhookJwt } from "./verify.ts";
  * const jwks = new JwksCache("https://agent.example/.well-known/jwks.json");
  * await verifyWebhookJwt("not-a-jwt", "{}", { jwks, audience: "https://example.com/hook" })
  *   .catch((error) => console.log(error.code)); // MALFORMED
@@ -292,11 +175,11 @@ export function checkNotificationToken(
   const { token, authorization } = expected;
   if (token === undefined && authorization === undefined) throw new RangeError("Cannot check token: none expected");
   if (token === "" || authorization === "") throw new RangeError("Cannot check token: the expected value is empty");
-  if (token !== undefined && !sameSecret(headerValue(headers, "x-a2a-notification-token"), token)) {
+  if (token !== undefined && !timingSafeEqualText(headerValue(headers, "x-a2a-notification-token"), token)) {
     throw refuse("BAD_TOKEN", "x-a2a-notification-token is missing or wrong");
   }
   const given = headerValue(headers, "authorization");
-  if (authorization !== undefined && !sameSecret(given && lowerScheme(given), lowerScheme(authorization))) {
+  if (authorization !== undefined && !timingSafeEqualText(given && lowerScheme(given), lowerScheme(authorization))) {
     throw refuse("BAD_TOKEN", "Authorization is missing or wrong");
   }
 }
@@ -417,12 +300,6 @@ function lowerScheme(value: string): string {
   return value.trim().replace(/^(\S+)\s+/, (_, scheme: string) => `${scheme.toLowerCase()} `);
 }
 
-function sameSecret(given: string | undefined, expected: string): boolean {
-  // Hashing first makes the comparison constant-time whatever the lengths.
-  const hash = (value: string) => createHash("sha256").update(value).digest();
-  return given !== undefined && timingSafeEqual(hash(given), hash(expected));
-}
-
 function parseSegment(segment: string, part: string): Record<string, unknown> {
   let value: unknown;
   try {
@@ -445,8 +322,3 @@ async function resolveKey(jwks: KeyResolver, kid: string): Promise<KeyObject> {
   }
 }
 
-function isEs256Jwk(jwk: Record<string, unknown>): jwk is { kid: string; x: string; y: string } {
-  return typeof jwk === "object" && jwk !== null && jwk.kty === "EC" && jwk.crv === "P-256" &&
-    (jwk.alg === undefined || jwk.alg === "ES256") && (jwk.use === undefined || jwk.use === "sig") &&
-    typeof jwk.kid === "string" && jwk.kid !== "" && typeof jwk.x === "string" && typeof jwk.y === "string";
-}

@@ -31,7 +31,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { A2AClient } from "../lib/client.ts";
 import { openJournal } from "../lib/journal.ts";
-import { loadSigningKeys, signJwtAsync } from "../lib/signing.ts";
+import { signJwtAsync } from "../lib/signing.ts";
+import { loadSigningKeys } from "../lib/signing_keys.ts";
 import { FrozenTask } from "../lib/frozen_task.ts";
 import { WebhookSender } from "../lib/webhook_sender.ts";
 

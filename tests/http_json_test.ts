@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { A2AClient } from "../lib/client.ts";
-import { errorFromHttp, toHttpRequest } from "../lib/http_json.ts";
+import { errorFromHttp, toHttpRequest } from "../lib/http_json_client.ts";
 import type { A2AError } from "../lib/errors.ts";
 import { readSseData } from "../lib/sse.ts";
 import type { Task } from "../lib/types.ts";

@@ -1,16 +1,13 @@
-import { describe, it, before, after } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createPublicKey, verify } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createHash, createPublicKey, generateKeyPairSync, verify } from "node:crypto";
 import {
   decodeSecret,
+  generateSigningKey,
   generateWebhookSecret,
   jwksDocument,
-  loadSigningKeys,
   parseSecrets,
-  rotateSigningKey,
+  signingKeyFrom,
   signJwt,
   signJwtAsync,
   signStandardWebhook,
@@ -24,20 +21,6 @@ const VECTOR = {
   body: '{"test": 2432232314}',
   signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
 };
-
-let root = "";
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), "a2a-signing-test-"));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-let dirCount = 0;
-function freshDir(): string {
-  dirCount += 1;
-  return join(root, `data-${dirCount}`);
-}
 
 describe("Standard Webhooks signing", () => {
   it("signStandardWebhook() reproduces the known-good Standard Webhooks vector", () => {
@@ -94,72 +77,35 @@ describe("Standard Webhooks signing", () => {
 });
 
 describe("ES256 signing keys", () => {
-  it("loadSigningKeys() creates a 0o600 key file and reloads the same kid", async () => {
-    const dir = freshDir();
-    const first = await loadSigningKeys(dir, { now: () => 1_000 });
-    assert.equal(first.previous, undefined);
-    assert.equal(first.current.createdAt, 1_000);
-    if (process.platform !== "win32") {
-      assert.equal((await stat(join(dir, "signing_keys.json"))).mode & 0o777, 0o600);
-    }
-    const again = await loadSigningKeys(dir, { now: () => 2_000 });
-    assert.equal(again.current.kid, first.current.kid);
-    assert.equal(again.current.createdAt, 1_000);
-    assert.deepEqual(again.current.publicJwk, first.current.publicJwk);
-  });
-
-  it("loadSigningKeys() gives concurrent first starts one and the same key", async () => {
-    const dir = freshDir();
-    const results = await Promise.all([loadSigningKeys(dir), loadSigningKeys(dir), loadSigningKeys(dir)]);
-    assert.equal(new Set(results.map((keys) => keys.current.kid)).size, 1);
-  });
-
-  it("loadSigningKeys() names the file when it is corrupt", async () => {
-    const dir = freshDir();
-    await loadSigningKeys(dir);
-    await writeFile(join(dir, "signing_keys.json"), "{not json");
-    await assert.rejects(loadSigningKeys(dir), /signing_keys\.json/);
-  });
-
-  it("the kid is the RFC 7638 thumbprint of the public key, cut to 16 bytes", async () => {
-    const { current } = await loadSigningKeys(freshDir());
+  it("signingKeyFrom() derives the kid as the RFC 7638 thumbprint of the public key, cut to 16 bytes", () => {
+    const current = generateSigningKey(1_000);
     const { crv, kty, x, y } = current.publicJwk;
     const thumbprint = createHash("sha256").update(`{"crv":"${crv}","kty":"${kty}","x":"${x}","y":"${y}"}`).digest();
     assert.equal(current.kid, thumbprint.subarray(0, 16).toString("base64url"));
     assert.equal(current.kid.length, 22);
+    assert.equal(current.createdAt, 1_000);
+    assert.equal(signingKeyFrom(current.privateKey, 2_000).kid, current.kid);
   });
 
-  it("rotateSigningKey() keeps the old key as previous in the JWKS and drops older ones", async () => {
-    const dir = freshDir();
-    const first = await loadSigningKeys(dir);
-    const second = await rotateSigningKey(dir, { now: () => 5_000 });
-    assert.equal(second.previous.kid, first.current.kid);
-    assert.equal(second.current.createdAt, 5_000);
-    assert.deepEqual(jwksDocument(second).keys.map((key) => key.kid), [second.current.kid, first.current.kid]);
-    const third = await rotateSigningKey(dir);
-    const reloaded = await loadSigningKeys(dir);
-    assert.equal(reloaded.current.kid, third.current.kid);
-    assert.equal(reloaded.previous?.kid, second.current.kid);
-    assert.deepEqual(jwksDocument(reloaded).keys.map((key) => key.kid), [third.current.kid, second.current.kid]);
+  it("signingKeyFrom() refuses a key that is not EC P-256", () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+    assert.throws(() => signingKeyFrom(privateKey, 0), TypeError);
   });
 
-  it("jwksDocument() publishes public keys only", async () => {
-    const dir = freshDir();
-    await loadSigningKeys(dir);
-    const keys = await rotateSigningKey(dir);
-    const document = jwksDocument(keys);
+  it("jwksDocument() publishes public keys only", () => {
+    const document = jwksDocument({ current: generateSigningKey(0), previous: generateSigningKey(0) });
+    assert.equal(document.keys.length, 2);
     for (const jwk of document.keys) {
       assert.deepEqual(Object.keys(jwk).sort(), ["alg", "crv", "kid", "kty", "use", "x", "y"]);
       assert.equal(jwk.alg, "ES256");
     }
     assert.doesNotMatch(JSON.stringify(document), /"d"/);
-    assert.doesNotMatch(await readFile(join(dir, "signing_keys.json"), "utf8"), /"d"/);
   });
 });
 
 describe("webhook JWTs", () => {
   for (const [name, signWith] of [["signJwt()", signJwt], ["signJwtAsync()", signJwtAsync]] as const) it(`${name} makes a JWS that plain node:crypto verify() accepts with the JWK`, async () => {
-    const { current } = await loadSigningKeys(freshDir());
+    const current = generateSigningKey(Date.now());
     const claims = webhookJwtClaims({
       issuer: "https://agent.example",
       audience: "https://receiver.example/hook",

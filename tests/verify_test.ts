@@ -12,16 +12,15 @@ import {
   decodeSecret,
   generateWebhookSecret,
   jwksDocument,
-  loadSigningKeys,
-  rotateSigningKey,
   signJwt,
   signStandardWebhook,
   webhookJwtClaims,
 } from "../lib/signing.ts";
+import { loadSigningKeys, rotateSigningKey } from "../lib/signing_keys.ts";
 import type { SigningKey } from "../lib/signing.ts";
+import { JwksCache } from "../lib/jwks_cache.ts";
 import {
   checkNotificationToken,
-  JwksCache,
   verifyStandardWebhook,
   verifyWebhook,
   verifyWebhookJwt,
