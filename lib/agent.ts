@@ -9,6 +9,8 @@
  */
 
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { buildCard, checkMediaTypes, extendedCardOf } from "./agent_card.ts";
 import { Compactor } from "./compaction.ts";
 import type { AgentOptions } from "./agent_options.ts";
@@ -102,7 +104,9 @@ export class Agent {
     const { dataDir, sync = true, repair = false, warn = console.warn, openFile } = options;
     const push = options.push === false ? undefined : (options.push ?? {});
     // 1. The journal: the directory lock, then every record (finished tasks as where their line is).
-    const journal = await openJournal(dataDir, { sync, repair, warn, openFile, decode: decodeTaskRecordAt });
+    // Key files show the directory was used before: an empty journal there is damage, not a new start.
+    const usedBefore = ["signing_keys.json", "admin_token"].some((name) => existsSync(join(dataDir, name)));
+    const journal = await openJournal(dataDir, { sync, repair, usedBefore, warn, openFile, decode: decodeTaskRecordAt });
     // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
     const { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
     const store = new TaskStore(journal, { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });

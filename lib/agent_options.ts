@@ -28,7 +28,7 @@ export interface AgentOptions {
   concurrency?: number;
   /** fsync each journal batch. @default true */
   sync?: boolean;
-  /** Truncate a damaged journal instead of refusing to start. @default false */
+  /** Keep a damaged journal's good lines, moving the bad ones to `journal.jsonl.damaged`, instead of refusing to start; also starts on an emptied journal. @default false */
   repair?: boolean;
   /** Keep terminal tasks this long. @default 7 days */
   retentionMs?: number;

@@ -118,12 +118,13 @@ export function invalidParams(field: string, problem: string): A2AError {
 /**
  * The journal could not be read or written. `code` says why: `CORRUPT` (a damaged record in the
  * middle of the file), `LOCKED` (another process holds the data directory), `IO` (the file system
- * refused a read or write), `READ_ONLY` (the data directory cannot be written), `CLOSED`.
+ * refused a read or write), `READ_ONLY` (the data directory cannot be written), `CLOSED`, `UNSAFE`
+ * (a data directory others can write, or a journal that is a symbolic link).
  */
 export class JournalError extends Error {
   override name = "JournalError";
   /** Why the journal failed. */
-  readonly code: "CORRUPT" | "LOCKED" | "IO" | "READ_ONLY" | "CLOSED";
+  readonly code: "CORRUPT" | "LOCKED" | "IO" | "READ_ONLY" | "CLOSED" | "UNSAFE";
 
   /**
    * @param code Why the journal failed.

@@ -1,14 +1,15 @@
 /**
  * File-system steps the durable writers share (the journal, its compaction, the signing key file):
- * making a rename or link durable, and writing a whole buffer at a position. What is written, and
- * when, is the callers' business.
+ * making a rename or link durable, writing a whole buffer at a position, and keeping the data
+ * directory and its files private. What is written, and when, is the callers' business.
  *
  * @module
  */
 
-import { open } from "node:fs/promises";
+import { lstat, mkdir, open, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import process from "node:process";
+import { JournalError } from "./errors.ts";
 
 /**
  * Flushes a directory, so a rename or link inside it survives a crash (POSIX). Windows cannot open
@@ -74,4 +75,69 @@ export async function writeAll(handle: FileHandle, bytes: Uint8Array, position: 
     if (bytesWritten === 0) throw new Error("wrote 0 bytes");
     written += bytesWritten;
   }
+}
+
+/**
+ * Makes `dir` (0700, parents as needed) or checks the one that is there: a data directory holds
+ * push-config credentials and every task, so it must not be writable by other users (they could
+ * swap the journal) and its files are kept private.
+ *
+ * @param dir The data directory.
+ * @returns When it exists and is safe to use.
+ * @throws {JournalError} `UNSAFE` if group or others may write it; `READ_ONLY` or `IO` if it cannot be made.
+ *
+ * @example
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { prepareDataDirectory } from "./fs_util.ts";
+ * await prepareDataDirectory(join(mkdtempSync(join(tmpdir(), "d-")), "agent"));
+ * ```
+ */
+export async function prepareDataDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EROFS" || code === "EPERM") throw new JournalError("READ_ONLY", `Data directory ${dir} is not writable (${code})`, { cause: error });
+    throw new JournalError("IO", `Cannot create data directory ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  const { mode } = await stat(dir);
+  if (process.platform !== "win32" && (mode & 0o022) !== 0) {
+    throw new JournalError("UNSAFE", `Data directory ${dir} can be written by other users (mode ${(mode & 0o777).toString(8)}): another user could replace its journal. Run chmod go-w on it, or use another directory`);
+  }
+}
+
+/**
+ * Opens a file of the data directory for appending, private (0600) and never through a symbolic
+ * link: a link could send the journal's writes (and its credentials) elsewhere. A file that is
+ * there with looser permissions is made private.
+ *
+ * @param path The file.
+ * @param openFile The open function (tests inject failures). @default `open` from node:fs/promises
+ * @returns The handle, open with `a+`.
+ * @throws {JournalError} `UNSAFE` for a symbolic link; the open's own error otherwise.
+ *
+ * @example
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { openPrivateFile } from "./fs_util.ts";
+ * const handle = await openPrivateFile(join(mkdtempSync(join(tmpdir(), "f-")), "journal.jsonl"));
+ * await handle.close();
+ * ```
+ */
+export async function openPrivateFile(path: string, openFile: (path: string, flags: string, mode?: number) => Promise<FileHandle> = open): Promise<FileHandle> {
+  const existing = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (existing?.isSymbolicLink()) {
+    throw new JournalError("UNSAFE", `${path} is a symbolic link: a2a-push writes only its own files; replace the link by the file it points to`);
+  }
+  const handle = await openFile(path, "a+", 0o600);
+  if (process.platform !== "win32" && existing && (existing.mode & 0o077) !== 0) await handle.chmod(0o600);
+  return handle;
 }

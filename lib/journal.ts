@@ -3,10 +3,14 @@
  * (`journal_reader.ts`) and compaction writer (`journal_compaction.ts`), the only code here that
  * touches its data directory's journal file.
  *
- * One record a line: `<crc32 as 8 hex digits> <JSON>\n`. A line whose checksum fails at the end of
- * the file is a write the last process did not finish (a torn tail): it is dropped on load. A bad
- * line followed by good ones is damage: the load stops with an error naming file and line, unless
- * `repair` is set, which truncates there and says how much it dropped.
+ * One record a line: `<crc32 as 8 hex digits> <JSON>\n`, after a first header line. The file's
+ * last bytes without their newline are a write the last process did not finish (a torn tail): they
+ * are dropped on load, with a warning. A whole line whose checksum fails is damage, which no crash
+ * leaves (a bad disk or a lost page does): the load refuses with the file and line, unless `repair`
+ * is set, which keeps every good line and moves the bad ones aside (`journal_repair.ts`). An empty
+ * file where the caller knows records were kept (`usedBefore`) is refused the same way. The data
+ * directory is made 0700 and the journal 0600; a directory others can write, or a journal that is
+ * a symbolic link, is refused.
  *
  * Appends made in the same turn of the event loop share one write and one fsync (group commit);
  * while an fsync runs, new appends gather for the next one, so batches grow with the load.
@@ -18,7 +22,7 @@
  * @module
  */
 
-import { mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
@@ -29,7 +33,8 @@ import { readJournal } from "./journal_reader.ts";
 import { acquireLock } from "./lock.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { JournalError } from "./errors.ts";
-import { syncDirectory, writeAll } from "./fs_util.ts";
+import { openPrivateFile, prepareDataDirectory, syncDirectory, writeAll } from "./fs_util.ts";
+import { repairJournal } from "./journal_repair.ts";
 
 /**
  * A snapshot item whose line is already in the journal file (a finished task left on disk):
@@ -69,8 +74,10 @@ export interface Storage {
 export interface JournalOptions {
   /** fsync every batch before acknowledging it. `false` trades durability for speed. @default true */
   sync?: boolean;
-  /** Truncate at a damaged record instead of refusing to start. @default false */
+  /** Keep the good lines of a damaged journal (moving the bad ones to `<journal>.damaged`) instead of refusing to start. @default false */
   repair?: boolean;
+  /** The directory has kept records before (an agent's key files exist): an empty journal is then damage. @default false */
+  usedBefore?: boolean;
   /** Take the directory lock. @default true */
   lock?: boolean;
   /** Called with a sentence when load dropped a torn tail or repaired damage. @default console.warn */
@@ -81,7 +88,7 @@ export interface JournalOptions {
    * Opens a file; tests inject one that fails (a full disk) to check no half record is ever read
    * back. @default `open` from node:fs/promises
    */
-  openFile?: (path: string, flags: string) => Promise<FileHandle>;
+  openFile?: (path: string, flags: string, mode?: number) => Promise<FileHandle>;
   /**
    * Turns a record's JSON bytes into the record; `line` says where the record is in the file, for
    * records that keep only that and read themselves back later (`readLine`).
@@ -114,36 +121,45 @@ export interface JournalOptions {
  * ```
  */
 export async function openJournal(dir: string, options: JournalOptions = {}): Promise<FileJournal> {
-  const { sync = true, repair = false, lock = true, warn = console.warn, fileName = "journal.jsonl", openFile = open, decode = parseJson } = options;
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw new JournalError("IO", `Cannot create data directory ${dir}: ${(error as Error).message}`, { cause: error });
-  }
+  const { sync = true, repair = false, usedBefore = false, lock = true, warn = console.warn, fileName = "journal.jsonl", openFile = open } = options;
+  const decode = withHeader(options.decode ?? parseJson);
+  await prepareDataDirectory(dir);
   const held = lock ? await acquireLock(dir) : undefined;
   const path = join(dir, fileName);
   try {
-    const handle = await openFile(path, "a+");
-    const { size } = await handle.stat();
-    const decoded = await readJournal(handle, size, decode);
-    if (decoded.badLine !== undefined) {
-      const dropped = size - decoded.goodBytes;
-      if (decoded.damaged && !repair) {
+    let handle = await openPrivateFile(path, openFile);
+    let { size } = await handle.stat();
+    if (size === 0 && usedBefore && !repair) {
+      await handle.close();
+      throw new JournalError("CORRUPT", `Journal ${path} is empty, but this data directory has kept records before (its key files are there). Start with repair to begin again from nothing.`);
+    }
+    let decoded = await readJournal(handle, size, decode);
+    if (decoded.badLine !== undefined && decoded.damaged) {
+      if (!repair) {
         await handle.close();
         throw new JournalError(
           "CORRUPT",
-          `Journal ${path} is damaged at line ${decoded.badLine}: its checksum does not match. ` +
-            `Start with repair to truncate there (drops ${dropped} bytes from line ${decoded.badLine} on).`,
+          `Journal ${path} is damaged at line ${decoded.badLine}: a whole line whose checksum does not match, which a crash does not leave. ` +
+            `Start with repair to keep every good record and move the damaged lines to ${path}.damaged.`,
         );
       }
-      warn(
-        decoded.damaged
-          ? `Journal ${path}: repaired by truncating at line ${decoded.badLine}, dropping ${dropped} bytes`
-          : `Journal ${path}: dropped a torn last record (${dropped} bytes at line ${decoded.badLine})`,
-      );
+      const repaired = await repairJournal(handle, path, { openFile });
+      warn(`Journal ${path}: repaired; moved ${repaired.moved.length} damaged line(s) (line ${repaired.moved.join(", ")}) to ${repaired.damagedPath}, kept ${repaired.kept}`);
+      [handle, size] = [repaired.handle, repaired.size];
+      decoded = await readJournal(handle, size, decode);
+    }
+    if (decoded.badLine !== undefined) {
+      warn(`Journal ${path}: dropped a torn last record (${size - decoded.goodBytes} bytes at line ${decoded.badLine})`);
       await handle.truncate(decoded.goodBytes);
       if (sync) await handle.datasync();
     }
+    if (decoded.goodBytes === 0) {
+      // A new journal starts with its header, so an emptied one can be told from one never used.
+      await writeAll(handle, encodeRecord(JOURNAL_HEADER), 0);
+      await handle.datasync();
+      decoded = { records: [JOURNAL_HEADER], goodBytes: (await handle.stat()).size, damaged: false };
+    }
+    if (isHeader(decoded.records[0])) decoded.records.shift();
     return new FileJournal(dir, path, handle, decoded, { sync, lock: held, openFile, decode });
   } catch (error) {
     await held?.release();
@@ -154,6 +170,19 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
     }
     throw new JournalError("IO", `Cannot open journal ${path}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** A journal's first line: it says the file was made by a journal, so an emptied one is noticed. */
+const JOURNAL_HEADER = { type: "journal", format: 1 };
+const HEADER_JSON = new TextEncoder().encode(JSON.stringify(JOURNAL_HEADER));
+
+function isHeader(record: unknown): boolean {
+  return record === JOURNAL_HEADER;
+}
+
+/** The caller's decoder, but the header line is the header, whatever the caller makes of JSON. */
+function withHeader(decode: Decode): Decode {
+  return (json, line) => (json.length === HEADER_JSON.length && json.every((byte, i) => byte === HEADER_JSON[i]) ? JOURNAL_HEADER : decode(json, line));
 }
 
 interface Pending {
@@ -198,7 +227,7 @@ export class FileJournal implements Storage {
     this.#sync = options.sync;
     this.#lock = options.lock;
     this.#openFile = options.openFile ?? open;
-    this.#decode = options.decode ?? parseJson;
+    this.#decode = options.decode ?? withHeader(parseJson);
   }
 
   /** Records in the file now. */
@@ -213,7 +242,7 @@ export class FileJournal implements Storage {
 
   /** The records read at open; the first call hands them over and frees them. */
   async load(): Promise<unknown[]> {
-    const records = this.#records ?? (await readJournal(this.#handle, this.#size, this.#decode)).records;
+    const records = this.#records ?? (await readJournal(this.#handle, this.#size, this.#decode)).records.filter((record) => !isHeader(record));
     this.#records = undefined;
     return records;
   }
@@ -320,7 +349,7 @@ export class FileJournal implements Storage {
       // Let the continuations of the last batch run, so the snapshot includes what they applied.
       await new Promise<void>((resolve) => setImmediate(resolve));
       // Nothing becomes durable (so nothing changes) until this compaction ends; take the list now.
-      const items = [...snapshot()];
+      const items = [JOURNAL_HEADER, ...snapshot()];
       const { handle: next, size, moved } = await writeCompactedJournal(items, { from: this.#handle, path: this.path, openFile: this.#openFile });
       // In one turn: the new handle, and every moved line's new place; reads already started on
       // the old handle finish before it is closed.
@@ -328,7 +357,7 @@ export class FileJournal implements Storage {
       const reads = [...this.#reads];
       this.#handle = next;
       this.#size = size;
-      this.#recordCount = items.length;
+      this.#recordCount = items.length - 1; // The header is no record.
       for (const [item, location] of moved) item.relocated(location);
       await Promise.allSettled(reads);
       await old.close().catch(() => undefined); // The old file is unlinked; nothing is lost if its close fails.

@@ -22,7 +22,7 @@ export interface CompactionOptions {
   /** The journal's path: the compacted file is renamed over it. */
   path: string;
   /** Opens a file (tests inject failures). @default `open` from node:fs/promises */
-  openFile?: (path: string, flags: string) => Promise<FileHandle>;
+  openFile?: (path: string, flags: string, mode?: number) => Promise<FileHandle>;
 }
 
 /** The compacted journal, in place. */
@@ -67,7 +67,7 @@ export async function writeCompactedJournal(items: readonly unknown[], options: 
   const tmpPath = `${path}.compact`;
   // A compaction that failed or crashed may have left its file: start from nothing.
   await rm(tmpPath, { force: true });
-  const handle = await openFile(tmpPath, "a+");
+  const handle = await openFile(tmpPath, "a+", 0o600);
   const moved: Array<[StoredLine, LineLocation]> = [];
   try {
     const out = new CompactionWriter(from, handle);

@@ -55,7 +55,10 @@ export interface DecodedJournal {
   goodBytes: number;
   /** 1-based line number of the first bad line, if any. */
   badLine?: number;
-  /** Whether the bad line is damage in the middle (true) or a torn tail (false). */
+  /**
+   * Whether the bad line is damage (true: a whole line, newline included, whose checksum fails,
+   * which no crash leaves behind) or a torn tail (false: the file's last bytes, without a newline).
+   */
   damaged: boolean;
 }
 
@@ -82,9 +85,8 @@ export function decodeJournal(bytes: Uint8Array, decode: Decode = parseJson, bas
     const end = bytes.indexOf(NEWLINE, offset);
     const record = end === -1 ? undefined : decodeLine(bytes, offset, end, decode, base);
     if (record === undefined) {
-      const nextEnd = end === -1 ? -1 : bytes.indexOf(NEWLINE, end + 1);
-      // Damage, not a torn tail, when a complete line follows the bad one.
-      return { records, goodBytes: offset, badLine: line, damaged: nextEnd !== -1 };
+      // A write cut short ends without its newline; a whole line that does not check is damage.
+      return { records, goodBytes: offset, badLine: line, damaged: end !== -1 };
     }
     records.push(record.value);
     offset = end + 1;

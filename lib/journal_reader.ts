@@ -1,7 +1,8 @@
 /**
  * The journal's start-up reader: a journal file read in bounded chunks and decoded line by line,
- * stopping at the first bad line and telling a torn tail (the bad line is the last) from damage
- * (whole lines follow it). It only reads: truncating, repairing and warning are `journal.ts`'s.
+ * stopping at the first bad line and telling a torn tail (the file's last bytes, without their
+ * newline: a write a crash cut short) from damage (a whole line whose checksum fails: a bad disk or
+ * a lost page). It only reads: truncating, repairing and warning are `journal.ts`'s.
  *
  * @module
  */
@@ -58,27 +59,11 @@ export async function readJournal(handle: FileHandle, size: number, decode: Deco
     }
     const part = decodeJournal(filled.subarray(0, cut), decode, base);
     for (const record of part.records) records.push(record);
-    if (part.badLine !== undefined) {
-      // Damage unless the bad line is the file's last: check for a newline after it.
-      const damaged = part.damaged || (await hasNewlineAfter(handle, base + part.goodBytes, size));
-      return { records, goodBytes: base + part.goodBytes, badLine: lines + part.badLine, damaged };
-    }
+    if (part.badLine !== undefined) return { records, goodBytes: base + part.goodBytes, badLine: lines + part.badLine, damaged: part.damaged };
     lines += part.records.length;
     base += cut;
     carry = filled.slice(cut);
     if (atEnd) break;
   }
   return { records, goodBytes: base, damaged: false };
-}
-
-/** Whether a complete line follows the (bad) line that starts at `from`. */
-async function hasNewlineAfter(handle: FileHandle, from: number, size: number): Promise<boolean> {
-  const buffer = new Uint8Array(Math.min(READ_CHUNK_BYTES, size - from));
-  let newlines = 0;
-  for (let position = from; position < size; position += buffer.length) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
-    for (let i = 0; i < bytesRead; i++) if (buffer[i] === NEWLINE && ++newlines === 2) return true;
-    if (bytesRead === 0) break;
-  }
-  return false;
 }

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -35,8 +35,8 @@ function fakeDisk(): FakeDisk {
 
 /** An `openFile` for openJournal whose handles write through `disk`. */
 function openOn(disk: FakeDisk) {
-  return async (path: string, flags: string): Promise<FileHandle> => {
-    const handle = await open(path, flags);
+  return async (path: string, flags: string, mode?: number): Promise<FileHandle> => {
+    const handle = await open(path, flags, mode);
     return new Proxy(handle, {
       get(target, property) {
         if (property === "write") {
@@ -84,7 +84,7 @@ test("append() on a full disk rejects with JournalError IO, cuts off the partial
   }
   assert.ok(disk.failures >= 1);
   assert.equal(statSync(journalPath(dir)).size, durableSize, "the partial bytes are truncated away");
-  assert.deepEqual(decodeJournal(readFileSync(journalPath(dir))).records.map((r) => (r as { n: number }).n), [1, 2, 3]);
+  assert.deepEqual(decodeJournal(readFileSync(journalPath(dir))).records.slice(1).map((r) => (r as { n: number }).n), [1, 2, 3], "after the journal's header line");
   assert.equal(journal.recordCount, 3);
 
   // Still full: later appends fail the same way and leave nothing behind.
@@ -263,7 +263,9 @@ test("an agent refuses to start on a read-only data directory or journal, naming
   mkdirSync(readOnlyFile);
   writeFileSync(join(readOnlyFile, "journal.jsonl"), "");
   chmodSync(join(readOnlyFile, "journal.jsonl"), 0o444);
-  chmodSync(readOnlyFile, 0o777);
+  // The directory is the agent's own (0700, owned by the user it runs as); only the journal is read-only.
+  chmodSync(readOnlyFile, 0o700);
+  if (process.getuid?.() === 0) chownSync(readOnlyFile, 65534, 65534);
   const [dirRun, fileRun] = await Promise.all([startAgentScript(readOnlyDir), startAgentScript(readOnlyFile)]);
   assert.notEqual(dirRun.code, 0, dirRun.output);
   assert.match(dirRun.output, new RegExp(`Data directory ${escape(readOnlyDir)} is not writable \\(EACCES\\)`), dirRun.output);

@@ -47,15 +47,16 @@ test("decodeJournal() calls a bad line followed by a complete line damage, and s
   assert.equal(decoded.damaged, true);
 });
 
-test("decodeJournal() calls a bad last line, with or without its newline, a torn tail", () => {
+test("decodeJournal() calls a last line without its newline a torn tail, and a whole bad line damage even when it is the last", () => {
   const good = encodeRecord({ n: 1 });
   const cut = encodeRecord({ n: 2 }).subarray(0, 12);
   const decoded = decodeJournal(concat(good, cut));
   assert.deepEqual(decoded, { records: [{ n: 1 }], goodBytes: good.length, badLine: 2, damaged: false });
-  // A bad line followed only by an unfinished one is still a tail the last write did not finish.
+  // A flipped bit in a whole line is no write a crash cut short: a bad disk or a lost page.
   const bad = encodeRecord({ n: 2 });
   bad[12] ^= 1;
-  assert.equal(decodeJournal(concat(good, bad, cut)).damaged, false);
+  assert.equal(decodeJournal(concat(good, bad)).damaged, true);
+  assert.equal(decodeJournal(concat(good, bad, cut)).damaged, true);
 });
 
 test("decodeJournal() treats a line its decoder refuses as a bad line", () => {

@@ -25,11 +25,12 @@ test("readJournal() reads every record of an intact file", async () => {
   assert.deepEqual(await readBack(), { records: [], goodBytes: 0, damaged: false });
 });
 
-test("readJournal() stops at a bad line, telling a torn last line from damage followed by whole lines", async () => {
+test("readJournal() stops at a bad line, telling a torn last line (no newline) from damage (a whole bad line)", async () => {
   const first = encodeRecord({ n: 1 });
   const bad = new TextEncoder().encode("00000000 {\"n\":2}\n");
-  const torn = await readBack(first, bad);
+  const torn = await readBack(first, bad.subarray(0, bad.length - 1));
   assert.deepEqual(torn, { records: [{ n: 1 }], goodBytes: first.length, badLine: 2, damaged: false });
+  assert.deepEqual(await readBack(first, bad), { records: [{ n: 1 }], goodBytes: first.length, badLine: 2, damaged: true });
   const damaged = await readBack(first, bad, encodeRecord({ n: 3 }));
   assert.deepEqual(damaged, { records: [{ n: 1 }], goodBytes: first.length, badLine: 2, damaged: true });
 });

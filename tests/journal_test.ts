@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { crc32, crc32Portable } from "../lib/crc32.ts";
@@ -57,14 +57,81 @@ test("openJournal() drops a torn last record and keeps appending after it", asyn
   await third.close();
 });
 
-test("decodeJournal() drops a last line whose checksum fails even with its newline", () => {
-  const good = encodeRecord({ n: 1 });
-  const bad = encodeRecord({ n: 2 });
-  bad[12] = bad[12]! ^ 1;
-  const decoded = decodeJournal(new Uint8Array([...good, ...bad]));
-  assert.deepEqual(decoded.records, [{ n: 1 }]);
-  assert.equal(decoded.damaged, false);
-  assert.equal(decoded.badLine, 2);
+test("openJournal() refuses a flipped bit in the last whole line (damage, not a torn write), and starts on a torn one with a warning", async () => {
+  const dir = tempDir();
+  const path = join(dir, "journal.jsonl");
+  const journal = await openJournal(dir, quiet);
+  for (let n = 1; n <= 3; n++) await journal.append({ n });
+  await journal.close();
+  const intact = readFileSync(path);
+  const flipped = Buffer.from(intact);
+  flipped[flipped.length - 5]! ^= 0x01;
+  writeFileSync(path, flipped);
+  await assert.rejects(openJournal(dir, quiet), (error: JournalError) => error.code === "CORRUPT" && /line 4/.test(error.message) && /repair/.test(error.message));
+  assert.deepEqual(readFileSync(path), flipped, "a refusal changes nothing");
+  writeFileSync(path, intact.subarray(0, intact.length - 4)); // The last write cut short.
+  const warnings: string[] = [];
+  const torn = await openJournal(dir, { warn: (m) => warnings.push(m) });
+  assert.deepEqual(await torn.load(), [{ n: 1 }, { n: 2 }]);
+  assert.match(warnings[0]!, /dropped a torn last record/);
+  await torn.close();
+});
+
+test("openJournal() with repair keeps every good record of a journal damaged in the middle and moves only the bad lines aside", async () => {
+  const dir = tempDir();
+  const path = join(dir, "journal.jsonl");
+  const journal = await openJournal(dir, quiet);
+  for (let n = 1; n <= 60; n++) await journal.append({ n });
+  await journal.close();
+  const lines = readFileSync(path, "utf8").split("\n");
+  lines[21] = lines[21]!.replace('"n":21', '"n":71'); // One flipped byte: the checksum no longer matches.
+  writeFileSync(path, lines.join("\n"));
+  await assert.rejects(openJournal(dir, quiet), { code: "CORRUPT" });
+  const warnings: string[] = [];
+  const repaired = await openJournal(dir, { repair: true, warn: (m) => warnings.push(m) });
+  assert.deepEqual((await repaired.load()).map((r) => (r as { n: number }).n), Array.from({ length: 60 }, (_, i) => i + 1).filter((n) => n !== 21));
+  assert.match(warnings[0]!, /moved 1 damaged line\(s\) \(line 22\) to .*journal\.jsonl\.damaged, kept 60/);
+  assert.equal(readFileSync(`${path}.damaged`, "utf8"), `${lines[21]}\n`);
+  assert.equal(statSync(`${path}.damaged`).mode & 0o777, 0o600);
+  await repaired.append({ n: "after" });
+  await repaired.close();
+  const again = await openJournal(dir, quiet);
+  assert.equal((await again.load()).length, 60, "the repaired journal loads cleanly");
+  await again.close();
+});
+
+test("openJournal() refuses an emptied journal in a directory that has kept records, unless repair; a new directory starts clean", async () => {
+  const dir = tempDir();
+  const fresh = await openJournal(dir, { ...quiet, usedBefore: false });
+  await fresh.close();
+  const reopened = await openJournal(dir, { ...quiet, usedBefore: true });
+  assert.deepEqual(await reopened.load(), [], "a journal that never held a record still has its header");
+  await reopened.close();
+  writeFileSync(join(dir, "journal.jsonl"), "");
+  await assert.rejects(openJournal(dir, { ...quiet, usedBefore: true }), (error: JournalError) => error.code === "CORRUPT" && /is empty/.test(error.message));
+  const repaired = await openJournal(dir, { ...quiet, usedBefore: true, repair: true });
+  await repaired.close();
+});
+
+test("openJournal() keeps the data directory private (0700, journal 0600) and refuses one others can write, or a symlinked journal", async () => {
+  const parent = tempDir();
+  const dir = join(parent, "agent");
+  const journal = await openJournal(dir, quiet);
+  await journal.close();
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  assert.equal(statSync(join(dir, "journal.jsonl")).mode & 0o777, 0o600);
+  chmodSync(join(dir, "journal.jsonl"), 0o644); // Made by an older version: made private at open.
+  await (await openJournal(dir, quiet)).close();
+  assert.equal(statSync(join(dir, "journal.jsonl")).mode & 0o777, 0o600);
+  chmodSync(dir, 0o777);
+  await assert.rejects(openJournal(dir, quiet), (error: JournalError) => error.code === "UNSAFE" && /other users/.test(error.message));
+  chmodSync(dir, 0o700);
+  const elsewhere = join(parent, "elsewhere.jsonl");
+  writeFileSync(elsewhere, "");
+  rmSync(join(dir, "journal.jsonl"));
+  symlinkSync(elsewhere, join(dir, "journal.jsonl"));
+  await assert.rejects(openJournal(dir, quiet), (error: JournalError) => error.code === "UNSAFE" && /symbolic link/.test(error.message));
+  assert.equal(readFileSync(elsewhere, "utf8"), "", "nothing was written through the link");
 });
 
 test("openJournal() refuses a damaged middle record, naming file and line", async () => {
@@ -84,15 +151,15 @@ test("openJournal() refuses a damaged middle record, naming file and line", asyn
   assert.equal(existsSync(join(dir, "LOCK")), false);
 });
 
-test("openJournal() with repair truncates at the damage and says how much it dropped", async () => {
+test("openJournal() with repair keeps the lines after the damage", async () => {
   const dir = tempDir();
   const lines = [encodeRecord({ n: 1 }), encodeRecord({ n: 2 }), encodeRecord({ n: 3 })];
   lines[1]![15] = "X".charCodeAt(0);
   writeFileSync(join(dir, "journal.jsonl"), Buffer.concat(lines));
   const warnings: string[] = [];
   const journal = await openJournal(dir, { repair: true, warn: (m) => warnings.push(m) });
-  assert.deepEqual(await journal.load(), [{ n: 1 }]);
-  assert.match(warnings[0]!, new RegExp(`line 2, dropping ${lines[1]!.length + lines[2]!.length} bytes`));
+  assert.deepEqual(await journal.load(), [{ n: 1 }, { n: 3 }]);
+  assert.match(warnings[0]!, /moved 1 damaged line\(s\) \(line 2\)/);
   await journal.close();
 });
 
