@@ -22,8 +22,13 @@ export const MAX_ID_LENGTH = 256;
  */
 export const MAX_JSON_DEPTH = 100;
 
+/** snake_case spellings of the camelCase field names asked for: a fixed set, computed once each. */
+const SNAKE = new Map<string, string>();
+
 function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let spelled = SNAKE.get(name);
+  if (spelled === undefined) SNAKE.set(name, (spelled = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
+  return spelled;
 }
 
 /**

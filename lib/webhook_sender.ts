@@ -15,7 +15,8 @@ import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { clearTimeout, setTimeout } from "node:timers";
-import { parseRetryAfter } from "./backoff.ts";
+import { urlToHttpOptions } from "node:url";
+import { I32_MAX, parseRetryAfter } from "./backoff.ts";
 import { signJwt, signJwtAsync, signStandardWebhook, webhookJwtClaims } from "./signing.ts";
 import type { SigningKey, SigningKeys } from "./signing.ts";
 import { checkWebhookUrl, guardedLookup } from "./ssrf.ts";
@@ -79,7 +80,9 @@ const MAX_DRAIN_BYTES = 64 * 1024;
 const MAX_INFORMATIONAL = 8;
 const RETRY_AFTER_CLAMP_MS = { minMs: 1000, maxMs: 6 * 3600 * 1000 };
 /** Longest delay `setTimeout` takes (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = I32_MAX;
+/** Webhook URLs whose check and request options are kept, so each attempt does not parse its URL again. */
+const MAX_CACHED_TARGETS = 10_000;
 /** A header value `node:http` sends as it is: no CR or LF to split the request, no other control character. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -100,6 +103,8 @@ export class WebhookSender {
   #http: HttpAgent;
   #https: HttpsAgent;
   #connect: { lookup: LookupFunction; ca?: WebhookSenderOptions["ca"] }; // For every connection, kept or fresh.
+  /** Per webhook URL: the checked URL and its request options (host, port, path), made once. */
+  #targets = new Map<string, { secure: boolean; options: ReturnType<typeof urlToHttpOptions> }>();
 
   /**
    * @param options See {@linkcode WebhookSenderOptions}.
@@ -162,10 +167,10 @@ export class WebhookSender {
    */
   async send(attempt: WebhookAttempt): Promise<SendOutcome> {
     const { timeoutMs = 10_000 } = this.#options;
-    let url: URL;
+    let target: { secure: boolean; options: ReturnType<typeof urlToHttpOptions> };
     let headers: Record<string, string>;
     try {
-      url = checkWebhookUrl(attempt.url, this.#options.ssrf);
+      target = this.#target(attempt.url);
       const unsigned = this.#unsigned(attempt);
       headers = unsigned.headers;
       const unsafe = Object.keys(headers).find((name) => !FIELD_VALUE.test(headers[name]!));
@@ -178,19 +183,31 @@ export class WebhookSender {
     const body = Buffer.from(attempt.body);
     headers["content-length"] = String(body.length);
     const started = performance.now();
-    const outcome = await this.#post(url, headers, body, timeoutMs, false);
+    const outcome = await this.#post(target, headers, body, timeoutMs, false);
     if (outcome !== "retry") return outcome;
     // The same webhook-id: a receiver that saw the first request after all deduplicates this one.
     const left = Math.max(1, timeoutMs - (performance.now() - started));
-    return await this.#post(url, headers, body, left, true) as SendOutcome;
+    return await this.#post(target, headers, body, left, true) as SendOutcome;
+  }
+
+  /** The URL checked by the SSRF guard (literal addresses; names are judged at connect) and its request options. */
+  #target(url: string): { secure: boolean; options: ReturnType<typeof urlToHttpOptions> } {
+    let target = this.#targets.get(url);
+    if (target === undefined) {
+      const checked = checkWebhookUrl(url, this.#options.ssrf);
+      target = { secure: checked.protocol === "https:", options: urlToHttpOptions(checked) };
+      if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
+      this.#targets.set(url, target);
+    }
+    return target;
   }
 
   /**
    * One POST. "retry" when a reused connection failed before any byte of an answer: the receiver
    * had most likely closed it while idle, just as the request went out, and never saw it.
    */
-  #post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number, fresh: boolean): Promise<SendOutcome | "retry"> {
-    const secure = url.protocol === "https:";
+  #post(target: { secure: boolean; options: ReturnType<typeof urlToHttpOptions> }, headers: Record<string, string>, body: Buffer, timeoutMs: number, fresh: boolean): Promise<SendOutcome | "retry"> {
+    const { secure } = target;
     // A fresh connection, outside the pool, for the retry: the pool's other idle ones to this
     // receiver may be just as stale.
     const agent = fresh ? false : secure ? this.#https : this.#http;
@@ -205,7 +222,7 @@ export class WebhookSender {
         clearTimeout(timer);
         resolve(outcome);
       };
-      const req = (secure ? httpsRequest : httpRequest)(url, { method: "POST", headers, agent, ...this.#connect });
+      const req = (secure ? httpsRequest : httpRequest)({ ...target.options, method: "POST", headers, agent, ...this.#connect });
       // Also while waiting for a connection: a request queued in the agent hears nothing until
       // it gets one.
       const timer = setTimeout(() => {
