@@ -131,10 +131,19 @@ export class Agent {
       log: push.log,
     });
     // 5. Replay: each record to the store, then to the outbox (which reads the store's configs).
+    // After a repair, records about a task whose creating line was damaged have nothing to apply to.
+    let orphans = 0;
     for (const record of await journal.load()) {
-      store.replay(record);
+      try {
+        store.replay(record);
+      } catch (error) {
+        if (!repair) throw error;
+        orphans++;
+        continue;
+      }
       outbox?.replay(record);
     }
+    if (orphans > 0) warn(`Journal ${journal.path}: repair left ${orphans} record(s) about tasks whose first record was damaged; they were skipped`);
     store.freezeFinished();
     // 6. The runner drives tasks; its changes' deliveries go to the outbox too.
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox });
@@ -150,10 +159,8 @@ export class Agent {
   }
 
   /**
-   * Starts webhook delivery, setting the agent's public URL (the JWT's issuer) first if it had
-   * none. Call it once the server listens; idempotent.
-   *
-   * @param publicUrl Where clients reach the agent, e.g. `http://127.0.0.1:8001`.
+   * Starts webhook delivery, setting the agent's public URL (`publicUrl`, the JWT's issuer, e.g.
+   * `http://127.0.0.1:8001`) first if it had none. Call it once the server listens; idempotent.
    */
   startDelivery(publicUrl?: string): void {
     if (!this.#signer.issuer && publicUrl) this.#signer.issuer = publicUrl.replace(/\/$/, "");
@@ -208,13 +215,7 @@ export class Agent {
     return { task: await this.#view(this.#stored(stream.taskId), { historyLength }) };
   }
 
-  /**
-   * `SendStreamingMessage`: starts or continues a task and streams its events, the Task first.
-   *
-   * @param params Validated params.
-   * @returns The event stream.
-   * @throws {A2AError} As {@linkcode Agent.sendMessage}.
-   */
+  /** `SendStreamingMessage`: starts or continues a task and streams its events, the Task first; errors as `sendMessage`. */
   sendStreamingMessage(params: SendMessageParams): Promise<TaskStream> {
     return this.#acceptStreaming(params);
   }

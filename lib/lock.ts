@@ -14,7 +14,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, stat, unlink } from "node:fs/promises";
+import { link, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { JournalError } from "./errors.ts";
@@ -120,14 +120,23 @@ async function linkExclusive(from: string, to: string, dir: string): Promise<boo
   }
 }
 
-/** The holder's pid and the lock file's inode, or undefined when there is no lock file. */
+/**
+ * The holder's pid and the lock file's inode, or undefined when there is no lock file. Both come
+ * from one open file: read by name twice, they could belong to two different lock files.
+ */
 async function readHolder(path: string): Promise<{ pid: number; ino: number } | undefined> {
+  let handle;
   try {
-    const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
-    return { pid: Number.parseInt(text, 10), ino: info.ino };
+    handle = await open(path, "r");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
+  }
+  try {
+    const { ino } = await handle.stat();
+    return { pid: Number.parseInt(await handle.readFile("utf8"), 10), ino };
+  } finally {
+    await handle.close();
   }
 }
 

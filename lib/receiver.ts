@@ -15,31 +15,20 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { setTimeout } from "node:timers";
 import { A2AClient } from "./client.ts";
-import { WebhookVerificationError } from "./errors.ts";
+import { JournalError, WebhookVerificationError } from "./errors.ts";
 import { openJournal } from "./journal.ts";
 import { escapeLogText } from "./log_text.ts";
 import type { FileJournal } from "./journal.ts";
 import { HttpError, routeRequest, sendJson, sendStatus } from "./http_util.ts";
 import type { Route } from "./http_util.ts";
-import type { Task, TaskState } from "./types.ts";
+import type { Task } from "./types.ts";
 import { TERMINAL_STATES } from "./types.ts";
 import { JwksCache } from "./jwks_cache.ts";
-import { verifyWebhook } from "./verify.ts";
+import { describeEvent } from "./received_event.ts";
+import type { ReceivedEvent } from "./received_event.ts";
 
-/** An accepted event, as `GET /events` lists it. */
-export interface ReceivedEvent {
-  webhookId: string;
-  taskId: string;
-  kind: "task" | "statusUpdate" | "artifactUpdate" | "message";
-  state?: TaskState;
-  /** The status message's text, e.g. "step 3/10". */
-  text?: string;
-  /** The status's own timestamp, as the agent set it: shows the order the agent produced events in. */
-  statusTimestamp?: string;
-  receivedAt: string;
-  /** Redeliveries of this event seen (and ignored) after the first. */
-  duplicates: number;
-}
+export type { ReceivedEvent } from "./received_event.ts";
+import { verifyWebhook } from "./verify.ts";
 
 /** Options of {@linkcode WebhookReceiver.open}. */
 export interface ReceiverOptions {
@@ -303,12 +292,25 @@ export class WebhookReceiver {
       try {
         const task = await this.#client.getTask({ id: taskId });
         if (this.#closed) return;
-        await this.#append({ type: "result", taskId, task });
+        await this.#appendUntilWritten({ type: "result", taskId, task });
         this.#log(`fetched task ${taskId}: ${task.status.state}, ${task.artifacts?.length ?? 0} artifact(s)`);
         return;
       } catch (error) {
         this.#log(`cannot fetch task ${taskId} (attempt ${attempt}/${FETCH_ATTEMPTS}): ${(error as Error).message}`);
         await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Appends a record, waiting out a journal that cannot write (a full disk) until it can or the receiver closes. */
+  async #appendUntilWritten(record: Record<string, unknown>): Promise<void> {
+    for (let wait = 200; ; wait = Math.min(2 * wait, 5000)) {
+      try {
+        return await this.#append(record);
+      } catch (error) {
+        if (!(error instanceof JournalError) || error.code !== "IO" || this.#closed) throw error;
+        if (wait === 200) this.#log(`cannot journal a result, retrying until the journal takes it: ${error.message}`);
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
       }
     }
   }
@@ -342,50 +344,4 @@ export class WebhookReceiver {
     // Webhook ids, JWT key ids and bodies come from whoever posts: one line each, escaped.
     (this.#options.log ?? console.log)(escapeLogText(line));
   }
-}
-
-/** The bare bodies' `kind` (v0.3 spelling; a Task without one is a v1.0 Task) as a StreamResponse member. */
-const BARE_KINDS = new Map<unknown, ReceivedEvent["kind"]>([
-  ["task", "task"],
-  ["status-update", "statusUpdate"],
-  ["artifact-update", "artifactUpdate"],
-  ["message", "message"],
-]);
-
-/**
- * Reads what an accepted webhook carries.
- *
- * @param webhookId Its id.
- * @param body Its verified body.
- * @param now The time it arrived, ms.
- * @returns The event.
- * @throws {WebhookVerificationError} `MALFORMED` when the body is not a StreamResponse.
- */
-function describeEvent(webhookId: string, body: Buffer, now: number): ReceivedEvent {
-  let parsed: Record<string, any>;
-  try {
-    parsed = JSON.parse(body.toString("utf8"));
-  } catch {
-    throw new WebhookVerificationError("MALFORMED", "Body is not JSON");
-  }
-  // v1.0 senders post a StreamResponse (`{"statusUpdate": {...}}`); some post the bare Task; v0.3
-  // senders post bare objects told apart by `kind` ("task", "status-update", "artifact-update").
-  const wrapped = (["task", "statusUpdate", "artifactUpdate", "message"] as const).find((k) => parsed?.[k] && typeof parsed[k] === "object");
-  const bare = typeof parsed === "object" && parsed !== null ? BARE_KINDS.get(parsed.kind ?? (parsed.id && parsed.status ? "task" : "")) : undefined;
-  const kind = wrapped ?? bare;
-  const inner = wrapped ? parsed[wrapped] : bare ? parsed : undefined;
-  const taskId = inner?.taskId ?? inner?.id;
-  if (!kind || typeof taskId !== "string") throw new WebhookVerificationError("MALFORMED", "Body is not an A2A StreamResponse, Task or update event");
-  const event: ReceivedEvent = { webhookId, taskId, kind, receivedAt: new Date(now).toISOString(), duplicates: 0 };
-  const status = inner.status;
-  // v0.3 bodies spell states "completed", "input-required"...: record them as v1.0 names.
-  if (status && typeof status.state === "string") {
-    const state = status.state.startsWith("TASK_STATE_") ? status.state : `TASK_STATE_${status.state.toUpperCase().replaceAll("-", "_")}`;
-    event.state = state as TaskState;
-  }
-  if (typeof status?.timestamp === "string") event.statusTimestamp = status.timestamp;
-  const parts: unknown = status?.message?.parts;
-  const text = Array.isArray(parts) ? parts.find((p) => typeof p?.text === "string")?.text : undefined;
-  if (text) event.text = String(text).slice(0, 200);
-  return event;
 }

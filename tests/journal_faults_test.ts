@@ -304,3 +304,30 @@ async function startAgentScript(dataDir: string): Promise<{ code: number | null;
   }
   return { code: await exited, output };
 }
+
+test("an agent on a journal with one damaged line in the middle refuses to start; with repair every other task is still readable", async () => {
+  const dataDir = tempDir();
+  const t = await startAgent({ handler: () => {}, dataDir, push: false });
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) ids.push((await t.client.sendMessage({ message: userMessage({ i }) })).task.id);
+  await t.close();
+  // Flip one byte inside the line that created the tenth task: its checksum no longer matches.
+  const lines = readFileSync(journalPath(dataDir), "utf8").split("\n");
+  const victim = lines.findIndex((line) => line.includes(`"type":"task"`) && line.includes(ids[9]!));
+  lines[victim] = lines[victim]!.replace('"TASK_STATE_SUBMITTED"', '"TASK_STATE_SUBMITTEX"');
+  writeFileSync(journalPath(dataDir), lines.join("\n"));
+  await assert.rejects(Agent.open({ dataDir, handler: () => {}, warn: () => {}, push: false }), (error: JournalError) => error.code === "CORRUPT" && error.message.includes(`line ${victim + 1}`));
+  const warnings: string[] = [];
+  // The damaged task's later records name a task that is gone: those are dropped too, not the agent.
+  const repaired = await Agent.open({ dataDir, handler: () => {}, warn: (m) => warnings.push(m), push: false, repair: true }).catch((error: Error) => error);
+  assert.ok(!(repaired instanceof Error), String(repaired));
+  try {
+    for (const [i, id] of ids.entries()) {
+      if (i === 9) continue;
+      assert.equal((await repaired.getTask({ id })).status.state, "TASK_STATE_COMPLETED", `task ${i}`);
+    }
+    assert.match(warnings.join("\n"), /moved 1 damaged line/);
+  } finally {
+    await repaired.close();
+  }
+});
