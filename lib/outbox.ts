@@ -53,7 +53,7 @@ export class Outbox {
   #schedule: readonly number[];
   #maxInFlight: number;
   #maxPerOrigin: number;
-  #log: (line: string) => void;
+  #log: ((line: string) => void) | undefined;
   #now: () => number;
   #random: () => number;
   #backpressure: Backpressure;
@@ -78,14 +78,14 @@ export class Outbox {
    * @throws {RangeError} If `schedule` is empty.
    */
   constructor(store: TaskStore, options: OutboxOptions) {
-    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 256, maxInFlightPerOrigin = 64, log = () => {}, now = Date.now, random = Math.random } = options;
+    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 256, maxInFlightPerOrigin = 64, log, now = Date.now, random = Math.random } = options;
     if (schedule.length === 0) throw new RangeError("schedule must have at least one entry");
     this.#store = store;
     this.#send = options.send;
     this.#schedule = schedule;
     this.#maxInFlight = maxInFlight;
     this.#maxPerOrigin = maxInFlightPerOrigin;
-    this.#log = (line) => log(escapeLogText(line)); // URLs and errors come from clients and receivers.
+    this.#log = log && ((line) => log(escapeLogText(line))); // URLs and errors come from outside; no log, no line built.
     this.#now = now;
     this.#random = random;
     this.#backpressure = new Backpressure({ maxFreshPerOrigin: options.maxFreshPerOrigin, now });
@@ -292,13 +292,13 @@ export class Outbox {
     this.#releaseOrigin(origin); // The connection is free; the queue stays blocked until the outcome is durable.
     this.#backpressure.outcome(origin, outcome.ok);
     const record = this.#outcomeRecord(delivery, outcome);
-    this.#log(`webhook ${delivery.id} task ${delivery.taskId} -> ${attempt.url}: ${outcome.ok ? `HTTP ${outcome.status}` : outcome.error} (attempt ${delivery.attempts + 1}, ${record.type})`);
+    this.#log?.(`webhook ${delivery.id} task ${delivery.taskId} -> ${attempt.url}: ${outcome.ok ? `HTTP ${outcome.status}` : outcome.error} (attempt ${delivery.attempts + 1}, ${record.type})`);
     try {
       this.add(await this.#store.commit(delivery.taskId, () => record));
       if (outcome.ok) this.#delivered++;
     } catch (error) {
       // The outcome could not be journaled (e.g. a full disk): try the delivery again later.
-      this.#log(`webhook ${delivery.id}: cannot journal the outcome: ${(error as Error).message}`);
+      this.#log?.(`webhook ${delivery.id}: cannot journal the outcome: ${(error as Error).message}`);
       delivery.nextAt = this.#now() + 1000;
     } finally {
       this.#inFlight.delete(key);
