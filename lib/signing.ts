@@ -230,8 +230,13 @@ export function signJwtAsync(claims: Record<string, unknown>, key: SigningKey): 
   });
 }
 
+/** Each key's JWT header, encoded once: it is the same for every token the key signs. */
+const ENCODED_HEADERS = new WeakMap<SigningKey, string>();
+
 function jwtSigningInput(claims: Record<string, unknown>, key: SigningKey): string {
-  return `${base64urlJson({ alg: "ES256", typ: "JWT", kid: key.kid })}.${base64urlJson(claims)}`;
+  let header = ENCODED_HEADERS.get(key);
+  if (header === undefined) ENCODED_HEADERS.set(key, (header = base64urlJson({ alg: "ES256", typ: "JWT", kid: key.kid })));
+  return `${header}.${base64urlJson(claims)}`;
 }
 
 /**
