@@ -159,6 +159,31 @@ describe("JwksCache", () => {
     assert.ok(await cache.getKey(key.kid));
   });
 
+  it("JwksCache.getKey() stops serving a key older than maxAgeMs when the fetch that would renew it fails", async () => {
+    const cache = reset([key]);
+    await cache.getKey(key.kid);
+    status = 503;
+    clock += 600_000;
+    await assert.rejects(cache.getKey(key.kid), code("UNKNOWN_KEY"));
+    assert.equal(requests, 2);
+  });
+
+  it("JwksCache.getKey() takes a document without a keys array as a failed fetch, and keeps the first of two keys with one kid", async () => {
+    const cache = reset([key]);
+    document = { keys: "none" };
+    await assert.rejects(cache.getKey(key.kid), (error: unknown) => {
+      assert.ok(error instanceof WebhookVerificationError && error.code === "UNKNOWN_KEY");
+      assert.match((error.cause as Error).message, /no "keys" array/);
+      return true;
+    });
+    const [first] = jwksDocument({ current: key }).keys;
+    const [other] = jwksDocument({ current: second }).keys;
+    document = { keys: [first, { ...other, kid: key.kid }] };
+    clock += 1_000;
+    const found = await cache.getKey(key.kid);
+    assert.equal(found.export({ format: "jwk" }).x, key.publicJwk.x, "the first key with the kid wins");
+  });
+
   it("JwksCache refuses a URL that is not http(s) and a negative interval", () => {
     assert.throws(() => new JwksCache("file:///etc/jwks.json"), TypeError);
     assert.throws(() => new JwksCache(url, { minRefetchIntervalMs: -1 }), RangeError);
