@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FrozenTask, decodeTaskRecord } from "../lib/frozen_task.ts";
+import { FrozenTask, decodeTaskRecord, decodeTaskRecordAt } from "../lib/frozen_task.ts";
 import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import type { Task } from "../lib/types.ts";
 
@@ -49,4 +49,66 @@ test("a frozen task larger than the head window with multi-byte text round-trips
     assert.ok(decoded instanceof FrozenTask, `pad ${pad}`);
     assert.deepEqual(decoded.task, big);
   }
+});
+
+test("FrozenTask.of() keeps the summary fields and the task's JSON, and each read of task is a fresh copy", () => {
+  const frozen = FrozenTask.of(task("c"));
+  assert.deepEqual([frozen.type, frozen.id, frozen.contextId, frozen.state, frozen.timestamp, frozen.checkpoint], ["frozen", "t-1", "c", "TASK_STATE_COMPLETED", "2026-11-24T00:00:00.000Z", undefined]);
+  assert.equal(frozen.json, JSON.stringify(task("c")));
+  assert.equal(frozen.journalLine, undefined, "not on disk yet");
+  const first = frozen.task;
+  first.status.state = "TASK_STATE_FAILED";
+  first.history!.length = 0;
+  assert.deepEqual(frozen.task, task("c"), "changing a copy leaves the frozen task as it was");
+  assert.notEqual(frozen.task, frozen.task);
+});
+
+test("FrozenTask.relocated() keeps only where the line is; the body must then be read from the journal", () => {
+  const frozen = FrozenTask.of(task("c"));
+  frozen.relocated({ position: 120, length: 400 });
+  assert.deepEqual(frozen.journalLine, { position: 120, length: 400 });
+  assert.equal(frozen.json, undefined);
+  assert.throws(() => frozen.task, /Task t-1 is on disk: read it with TaskStore.read\(\)/);
+  assert.throws(() => frozen.toJournalJson(), /Task t-1 is on disk: compaction copies its line/);
+  assert.equal(frozen.state, "TASK_STATE_COMPLETED", "the summary stays");
+  frozen.relocated({ position: 8, length: 400 });
+  assert.deepEqual(frozen.journalLine, { position: 8, length: 400 }, "a later compaction moves it again");
+});
+
+test("FrozenTask.dropped() forgets the line, so a late read finds nothing rather than another line", () => {
+  const frozen = new FrozenTask({ id: "t", contextId: "c", state: "TASK_STATE_CANCELED", timestamp: "x" }, { position: 0, length: 10 });
+  assert.deepEqual(frozen.journalLine, { position: 0, length: 10 });
+  frozen.dropped();
+  assert.equal(frozen.journalLine, undefined);
+  assert.equal(frozen.json, undefined);
+});
+
+test("FrozenTask.toJournalJson() puts type, id, contextId, state and timestamp first and the task's JSON last, as it was", () => {
+  const frozen = FrozenTask.of(task("c"));
+  const line = frozen.toJournalJson();
+  assert.equal(line, `{"type":"frozen","id":"t-1","contextId":"c","state":"TASK_STATE_COMPLETED","timestamp":"2026-11-24T00:00:00.000Z","task":${frozen.json}}`);
+  assert.deepEqual(Object.keys(JSON.parse(line)), ["type", "id", "contextId", "state", "timestamp", "task"]);
+});
+
+test("decodeTaskRecordAt() keeps only the location of a frozen line, and parses any other record", () => {
+  const bytes = new TextEncoder().encode(FrozenTask.of(task('evil","task":{"id":"x"}')).toJournalJson());
+  const decoded = decodeTaskRecordAt(bytes, { position: 64, length: bytes.length + 10 });
+  assert.ok(decoded instanceof FrozenTask);
+  assert.deepEqual(decoded.journalLine, { position: 64, length: bytes.length + 10 });
+  assert.equal(decoded.json, undefined, "the task's JSON is not even decoded");
+  assert.deepEqual([decoded.id, decoded.contextId, decoded.state], ["t-1", 'evil","task":{"id":"x"}', "TASK_STATE_COMPLETED"]);
+  const status = new TextEncoder().encode('{"type":"status","taskId":"t"}');
+  assert.deepEqual(decodeTaskRecordAt(status, { position: 0, length: status.length + 10 }), { type: "status", taskId: "t" });
+});
+
+test("decodeTaskRecord() refuses a frozen line whose head is out of order or whose ids are not strings", () => {
+  const refused = [
+    '{"type":"frozen","contextId":"c","id":"t","state":"TASK_STATE_COMPLETED","timestamp":"x","task":{}}',
+    '{"type":"frozen","id":7,"contextId":"c","state":"TASK_STATE_COMPLETED","timestamp":"x","task":{}}',
+    '{"type":"frozen","id":"t","contextId":"c","state":"TASK_STATE_COMPLETED","timestamp":"x"}',
+  ];
+  for (const line of refused) assert.throws(() => decodeTaskRecord(line), SyntaxError, line);
+  const odd = decodeTaskRecord('{"type":"frozen","id":"t","contextId":"c","state":"TASK_STATE_FROM_THE_FUTURE","timestamp":"x","task":{"id":"t"}}') as FrozenTask;
+  assert.equal(odd.state, "TASK_STATE_FROM_THE_FUTURE", "a state it does not know is kept as written");
+  assert.deepEqual(odd.task, { id: "t" });
 });
