@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { A2AClient } from "../lib/client.ts";
-import { errorFromHttp, toHttpRequest } from "../lib/http_json_client.ts";
 import type { A2AError } from "../lib/errors.ts";
 import { readSseData } from "../lib/sse.ts";
 import type { Task } from "../lib/types.ts";
@@ -20,41 +19,6 @@ async function http(url: string, init: { method?: string; body?: string; headers
 async function waitsForCancel(_task: Task, ctx: TaskContext): Promise<void> {
   if ((ctx.message?.parts[0]?.data as { wait?: boolean } | undefined)?.wait) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
 }
-
-test("toHttpRequest() maps each method to the route of the spec's §11.3", () => {
-  const cases: Array<[string, unknown, string, string, boolean]> = [
-    ["SendMessage", { message: {} }, "POST", "/message:send", false],
-    ["SendStreamingMessage", { message: {} }, "POST", "/message:stream", true],
-    ["GetTask", { id: "t/1", historyLength: 0 }, "GET", "/tasks/t%2F1?historyLength=0", false],
-    ["ListTasks", { contextId: "c", pageSize: 5, includeArtifacts: true }, "GET", "/tasks?contextId=c&pageSize=5&includeArtifacts=true", false],
-    ["ListTasks", undefined, "GET", "/tasks", false],
-    ["CancelTask", { id: "t1" }, "POST", "/tasks/t1:cancel", false],
-    ["SubscribeToTask", { id: "t1" }, "GET", "/tasks/t1:subscribe", true],
-    ["CreateTaskPushNotificationConfig", { taskId: "t1", url: "https://x" }, "POST", "/tasks/t1/pushNotificationConfigs", false],
-    ["GetTaskPushNotificationConfig", { taskId: "t1", id: "c1" }, "GET", "/tasks/t1/pushNotificationConfigs/c1", false],
-    ["ListTaskPushNotificationConfigs", { taskId: "t1", pageSize: 2 }, "GET", "/tasks/t1/pushNotificationConfigs?pageSize=2", false],
-    ["DeleteTaskPushNotificationConfig", { taskId: "t1", id: "c1" }, "DELETE", "/tasks/t1/pushNotificationConfigs/c1", false],
-    ["GetExtendedAgentCard", {}, "GET", "/extendedAgentCard", false],
-  ];
-  for (const [method, params, verb, path, stream] of cases) {
-    const request = toHttpRequest(method, params);
-    assert.deepEqual([request.method, request.path, request.stream], [verb, path, stream], method);
-  }
-  assert.deepEqual(toHttpRequest("CreateTaskPushNotificationConfig", { taskId: "t1", id: "c1", url: "https://x" }).body, { id: "c1", url: "https://x" });
-  assert.throws(() => toHttpRequest("tasks/get", {}), (error: A2AError) => error.code === -32601);
-  assert.throws(() => toHttpRequest("GetTask", {}), (error: A2AError) => error.code === -32602);
-});
-
-test("errorFromHttp() takes the code from the ErrorInfo reason, else from the HTTP status", () => {
-  const notFound = errorFromHttp(404, V10.httpTaskNotFound);
-  assert.equal(notFound.code, -32001);
-  assert.equal(notFound.message, V10.httpTaskNotFound.error.message);
-  assert.deepEqual(notFound.details, { taskId: "task-123" });
-  assert.equal(errorFromHttp(400, { error: { code: 400, message: "bad" } }).code, -32602);
-  assert.equal(errorFromHttp(404, { error: "No route for /x" }).code, -32601);
-  assert.equal(errorFromHttp(415, {}).code, -32005);
-  assert.equal(errorFromHttp(503, "down").code, -32603);
-});
 
 test("HTTP+JSON errors carry the status of the spec's §5.4 table and a google.rpc.Status body", async () => {
   const t = await startAgent({ handler: waitsForCancel, push: false });

@@ -3,21 +3,12 @@ import { spawn } from "node:child_process";
 import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { crc32, crc32Portable } from "../lib/crc32.ts";
 import { JournalError } from "../lib/errors.ts";
 import { openJournal } from "../lib/journal.ts";
 import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const quiet = { warn: () => {} };
-
-test("crc32() gives the standard check value, natively and in the portable fallback alike", () => {
-  const check = new TextEncoder().encode("123456789");
-  assert.equal(crc32(check).toString(16), "cbf43926");
-  assert.equal(crc32Portable(check).toString(16), "cbf43926");
-  const bytes = new TextEncoder().encode(`{"some":"record ✓"}`.repeat(50));
-  assert.equal(crc32Portable(bytes, 3, 700), crc32(bytes, 3, 700));
-});
 
 test("append() makes records readable after reopening", async () => {
   const dir = tempDir();
