@@ -75,7 +75,7 @@ function readIds(body: Buffer): string[] | undefined {
   } catch (error) {
     throw new HttpError(400, 'Body must be JSON: {"ids": [...]} or empty for all', { cause: error });
   }
-  if (typeof parsed !== "object" || parsed === null) throw new HttpError(400, 'Body must be a JSON object: {"ids": [...]}');
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'Body must be a JSON object: {"ids": [...]}, or empty for all');
   if (!("ids" in parsed) || parsed.ids === undefined) return undefined;
   if (!Array.isArray(parsed.ids) || parsed.ids.some((id) => typeof id !== "string")) throw new HttpError(400, "ids must be an array of strings");
   return parsed.ids as string[];

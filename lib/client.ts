@@ -179,6 +179,7 @@ export class A2AClient {
    * @throws {A2AError} As {@linkcode A2AClient.call}.
    */
   async *stream(method: string, params: unknown, options: { signal?: AbortSignal } = {}): AsyncGenerator<StreamResponse> {
+    options.signal?.throwIfAborted(); // Aborted already: no request at all.
     const controller = new AbortController();
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", onAbort, { once: true });

@@ -27,7 +27,7 @@ export function formatSseData(value: unknown): string {
  * blank line is dropped, as the SSE standard says.
  *
  * @param body A `fetch` response body.
- * @param options `maxEventBytes`: refuse events larger than this. @default 16 MiB
+ * @param options `maxEventBytes`: refuse an event longer than this, in characters (bytes for ASCII). @default 16 Mi
  * @returns The events' data strings.
  * @throws {RangeError} If an event is larger than `maxEventBytes`.
  *
@@ -44,23 +44,29 @@ export async function* readSseData(body: ReadableStream<Uint8Array>, options: { 
   const reader = body.getReader();
   let buffer = "";
   let data: string[] = [];
+  let eventSize = 0; // Characters of the event read so far: its lines, and the line not yet ended.
   try {
     while (true) {
       const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      if (buffer.length > maxEventBytes) throw new RangeError(`SSE event larger than ${maxEventBytes} bytes`);
+      if (!done) buffer += decoder.decode(value, { stream: true });
       let newline: number;
       while ((newline = buffer.search(/\r\n|\r|\n/)) !== -1) {
+        // A CR at the end of what has arrived may be the first half of a CRLF: wait for the rest.
+        if (!done && newline === buffer.length - 1 && buffer[newline] === "\r") break;
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
         if (line === "") {
           if (data.length > 0) yield data.join("\n");
           data = [];
-        } else if (line.startsWith("data:")) {
-          data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+          eventSize = 0;
+          continue;
         }
+        eventSize += line.length;
+        if (eventSize > maxEventBytes) throw new RangeError(`SSE event larger than ${maxEventBytes} characters`);
+        if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
       }
+      if (eventSize + buffer.length > maxEventBytes) throw new RangeError(`SSE event larger than ${maxEventBytes} characters`);
+      if (done) return;
     }
   } finally {
     await reader.cancel().catch(() => undefined); // The body may already be closed; nothing to report.

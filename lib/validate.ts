@@ -142,6 +142,7 @@ const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 export function parsePart(value: unknown, path: string): Part {
   const obj = object(value, path);
   const part: Part = {};
+  for (const kind of ["text", "raw", "url"]) if (field(obj, kind) === null) throw invalidParams(`${path}.${kind}`, "must be a string, not null");
   const kinds = ["text", "raw", "url", "data"].filter((k) => field(obj, k) !== undefined);
   if (kinds.length !== 1) throw invalidParams(path, "must have exactly one of text, raw, url, data");
   const text = string(obj, "text", `${path}.`, { maxLength: Infinity });

@@ -141,3 +141,21 @@ test("pushRoutes() rotates the signing key: the new kid is current and the JWKS 
     assert.deepEqual(after.sort(), [kid, before[0]!].sort());
   });
 });
+
+test("pushRoutes() refuses a purge body that is a JSON array with 400 instead of purging every dead letter", async () => {
+  const receiver = await startTestReceiver(() => ({ status: 500 }));
+  const t = await startAgent({ handler: () => {}, push: { ...TEST_PUSH, schedule: [0], adminToken: "admin-secret" } });
+  try {
+    await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: receiver.url } } });
+    await waitFor(() => t.agent.outbox!.pendingCount === 0, { timeoutMs: 5_000 });
+    const dead = t.agent.outbox!.deliveries("dead");
+    assert.ok(dead.length >= 2);
+    const response = await fetch(`${t.url}/admin/outbox/purge`, { method: "POST", headers: { authorization: "Bearer admin-secret" }, body: JSON.stringify([dead[0]!.id]) });
+    const body = await response.json();
+    console.log("status", response.status, "body", JSON.stringify(body), "dead left", t.agent.outbox!.deliveries("dead").length, "of", dead.length);
+    assert.equal(response.status, 400);
+  } finally {
+    await t.close();
+    await receiver.close();
+  }
+});

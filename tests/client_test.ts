@@ -240,3 +240,27 @@ test("A2AClient.stream() stops when its signal is aborted or the caller breaks o
     await server.close();
   }
 });
+
+test("A2AClient.stream() with a signal already aborted rejects at once instead of reading the stream", { timeout: 3_000 }, async () => {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id: 1, result: { task: { id: "t1" } } })}\n\n`); // then stays open
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const controller = new AbortController();
+    controller.abort();
+    const got: unknown[] = [];
+    const reading = (async () => {
+      for await (const event of new A2AClient(`http://127.0.0.1:${(server.address() as { port: number }).port}/`).subscribeToTask({ id: "t1" }, { signal: controller.signal })) got.push(event);
+    })();
+    const outcome = await Promise.race([reading.then(() => "ended", (e: Error) => `rejected ${e.name}`), new Promise((r) => setTimeout(r, 1000, "still reading after 1 s"))]);
+        assert.match(String(outcome), /rejected AbortError/);
+    assert.equal(requests, 0);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -77,7 +77,7 @@ test("readSseData() reads an LF stream split at any byte, multi-byte characters 
 });
 
 test("readSseData() refuses an event over maxEventBytes with a RangeError, also one whose line grows over several reads", async () => {
-  await assert.rejects(read([`data: ${"x".repeat(200)}\n\n`], { maxEventBytes: 100 }), { name: "RangeError", message: "SSE event larger than 100 bytes" });
+  await assert.rejects(read([`data: ${"x".repeat(200)}\n\n`], { maxEventBytes: 100 }), { name: "RangeError", message: "SSE event larger than 100 characters" });
   const growing = Array.from({ length: 30 }, () => "xxxxxxxxxx");
   await assert.rejects(read(["data: ", ...growing, "\n\n"], { maxEventBytes: 100 }), RangeError);
   assert.deepEqual(await read([`data: ${"x".repeat(90)}\n\n`], { maxEventBytes: 100 }), ["x".repeat(90)], "within the limit");
@@ -91,4 +91,26 @@ test("readSseData() cancels the body when the reader stops early or the limit is
     for await (const _ of readSseData(openBody([`data: ${"x".repeat(200)}`], () => void canceled++), { maxEventBytes: 100 }));
   }, RangeError);
   assert.equal(canceled, 2, "an event over the limit");
+});
+
+function chunked(chunks: string[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start(c) { for (const x of chunks) c.enqueue(new TextEncoder().encode(x)); c.close(); } });
+}
+async function readChunks(chunks: string[], options: { maxEventBytes?: number } = {}): Promise<string[]> {
+  const out: string[] = [];
+  for await (const d of readSseData(chunked(chunks), options)) out.push(d);
+  return out;
+}
+
+test("readSseData() reads a CRLF split between two reads as one line end", async () => {
+  assert.deepEqual(await readChunks(["data: 1\r", "\ndata: 2\r\n\r\n"]), ["1\n2"]);
+});
+
+test("readSseData() refuses an event over maxEventBytes whose data lines arrive in separate reads", async () => {
+  const lines = Array.from({ length: 50 }, () => "data: xxxxxxxxxx\n");
+  await assert.rejects(readChunks([...lines, "\n"], { maxEventBytes: 100 }), RangeError);
+});
+
+test("readSseData() takes many small events that arrive in one read, each under maxEventBytes", async () => {
+  assert.deepEqual(await readChunks(["data: 1\n\n".repeat(20)], { maxEventBytes: 100 }), Array(20).fill("1"));
 });

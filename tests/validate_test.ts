@@ -139,3 +139,9 @@ test("parseTaskIdParams() and parseListTasksParams() read ids, pages and filters
   refusal(() => parseListTasksParams({ pageSize: 101 }), "pageSize");
   refusal(() => parseListTasksParams({ statusTimestampAfter: "last week" }), "statusTimestampAfter");
 });
+
+test("parsePart() refuses a part whose only content is null text, raw or url (it would be an empty part)", () => {
+  for (const part of [{ text: null }, { raw: null }, { url: null }]) {
+    assert.throws(() => parsePart(part, "message.parts[0]"), (error: { code: number }) => error.code === -32602, JSON.stringify(part));
+  }
+});
