@@ -13,10 +13,8 @@ import { open } from "node:fs/promises";
 import { writeAll } from "./fs_util.ts";
 import { writeCompactedJournal } from "./journal_compaction.ts";
 import { NEWLINE, checkLine, parseJson } from "./journal_format.ts";
+import { readWholeLines } from "./journal_reader.ts";
 import type { LineLocation } from "./journal_format.ts";
-
-/** Bytes read at a time while scanning. */
-const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** What a repair did. */
 export interface Repair {
@@ -64,26 +62,17 @@ export async function repairJournal(handle: FileHandle, path: string, options: {
   const good: LineLocation[] = [];
   const bad: Array<LineLocation & { line: number }> = [];
   let line = 0;
-  let base = 0;
-  let carry = new Uint8Array(0);
-  while (base < size) {
-    const chunk = new Uint8Array(Math.min(SCAN_CHUNK_BYTES, size - base - carry.length) + carry.length);
-    chunk.set(carry);
-    const { bytesRead } = await handle.read(chunk, carry.length, chunk.length - carry.length, base + carry.length);
-    const filled = chunk.subarray(0, carry.length + bytesRead);
+  for await (const { bytes, base } of readWholeLines(handle, size)) {
     let start = 0;
-    for (let end = filled.indexOf(NEWLINE); end !== -1; end = filled.indexOf(NEWLINE, start)) {
+    for (let end = bytes.indexOf(NEWLINE); end !== -1; end = bytes.indexOf(NEWLINE, start)) {
       line++;
       const location = { position: base + start, length: end - start + 1 };
-      if (isGoodLine(filled, start, end)) good.push(location);
+      if (isGoodLine(bytes, start, end)) good.push(location);
       else bad.push({ ...location, line });
       start = end + 1;
     }
-    base += start;
-    carry = filled.slice(start);
-    if (bytesRead === 0 || base + carry.length >= size) break;
+    if (start < bytes.length) bad.push({ position: base + start, length: bytes.length - start, line: line + 1 }); // A torn last line.
   }
-  if (carry.length > 0) bad.push({ position: base, length: carry.length, line: line + 1 }); // A torn last line.
   const damagedPath = `${path}.damaged`;
   await keepDamaged(handle, bad, damagedPath, openFile);
   // The compaction writer copies each good line's bytes from the old file and renames the new one in.

@@ -7,31 +7,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { clearTimeout, setTimeout } from "node:timers";
-import { setImmediate as turn } from "node:timers/promises";
 import { Backpressure } from "../lib/backpressure.ts";
+import { stillWaiting, within } from "./helpers.ts";
 
 const SLOW = "https://slow.example";
 const OTHER = "https://other.example";
 const LONG_WAIT_MS = 60_000;
-
-/** Resolves to "resolved" if `promise` settles within `ms`, else "pending". */
-async function within(promise: Promise<unknown>, ms: number): Promise<"resolved" | "pending"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const pending = new Promise<"pending">((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
-  try {
-    return await Promise.race([promise.then(() => "resolved" as const), pending]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Whether `promise` is still pending after a few turns of the event loop. */
-async function stillWaiting(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  void promise.then(() => (settled = true));
-  for (let i = 0; i < 5; i++) await turn();
-  return !settled;
-}
 
 test("Backpressure.admit() resolves at once while every origin is under the limit", async () => {
   const backpressure = new Backpressure({ maxFreshPerOrigin: 2 });

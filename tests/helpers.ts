@@ -240,3 +240,25 @@ export async function freePort(): Promise<number> {
 
 /** Push options for tests: loopback allowed, millisecond retries, short timeout. */
 export const TEST_PUSH = { ssrf: { allowPrivate: true }, schedule: [0, 20, 40, 60, 80, 100], timeoutMs: 2000, secrets: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" };
+
+/**
+ * Resolves to "resolved" if `promise` settles within `ms`, else "pending": for asserting that
+ * something is still held back, with a bound.
+ */
+export async function within(promise: Promise<unknown>, ms: number): Promise<"resolved" | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending = new Promise<"pending">((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
+  try {
+    return await Promise.race([promise.then(() => "resolved" as const), pending]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether `promise` is still pending after `turns` turns of the event loop (journal writes included). */
+export async function stillWaiting(promise: Promise<unknown>, turns = 5): Promise<boolean> {
+  let settled = false;
+  void promise.then(() => (settled = true));
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  return !settled;
+}

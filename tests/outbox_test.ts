@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { clearTimeout, setTimeout } from "node:timers";
-import { setImmediate as turn } from "node:timers/promises";
 import { decodeTaskRecordAt } from "../lib/frozen_task.ts";
 import { openJournal } from "../lib/journal.ts";
 import type { FileJournal } from "../lib/journal.ts";
@@ -19,7 +18,7 @@ import { TaskStore } from "../lib/task_store.ts";
 import type { TaskChange, TaskRecord } from "../lib/task_store.ts";
 import type { Artifact, TaskState } from "../lib/types.ts";
 import type { SendOutcome, WebhookAttempt } from "../lib/webhook_sender.ts";
-import { tempDir, waitFor } from "./helpers.ts";
+import { stillWaiting, tempDir, waitFor, within } from "./helpers.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00.000Z");
 const BOUND = { timeoutMs: 2000 };
@@ -132,25 +131,6 @@ function pendingIds(outbox: Outbox) {
 
 function idOf(change: TaskChange, n = 0) {
   return change.deliveries[n]!.id;
-}
-
-/** Resolves to "resolved" if `promise` settles within `ms`, else "pending". */
-async function within(promise: Promise<unknown>, ms: number): Promise<"resolved" | "pending"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const pending = new Promise<"pending">((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
-  try {
-    return await Promise.race([promise.then(() => "resolved" as const), pending]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Whether `promise` is still pending after a few turns of the event loop (journal writes included). */
-async function stillWaiting(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  void promise.then(() => (settled = true));
-  for (let i = 0; i < 10; i++) await turn();
-  return !settled;
 }
 
 test("Outbox sends one head at a time per (task, config), in the order the changes were made", async () => {
@@ -395,7 +375,7 @@ test("Outbox.admit() waits while an origin has maxFreshPerOrigin deliveries neve
     await h.sent.nth(0); // In flight, but no outcome yet: both are still never attempted.
     const url = "https://hooks.example/another-path";
     const held = h.outbox.admit([url], 60_000);
-    assert.equal(await stillWaiting(held), true);
+    assert.equal(await stillWaiting(held, 10), true);
     assert.equal(await within(h.outbox.admit(["https://elsewhere.example/hook"], 60_000), 1000), "resolved", "another origin is not held");
     h.sent.attempts[0]!.answer(OK);
     assert.equal(await within(held, 1000), "resolved");
@@ -483,7 +463,7 @@ test("Outbox.stop() waits for the attempt in flight and sends nothing more", asy
     const first = await h.sent.nth(0);
     let stopped = false;
     const stopping = h.outbox.stop().then(() => (stopped = true));
-    assert.equal(await stillWaiting(stopping), true, "stop() waits for the attempt in flight");
+    assert.equal(await stillWaiting(stopping, 10), true, "stop() waits for the attempt in flight");
     assert.equal(stopped, false);
     first.answer(OK);
     await stopping;
