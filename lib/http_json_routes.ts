@@ -18,8 +18,8 @@ import type { Agent } from "./agent.ts";
 import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
 import { checkA2AVersion, checkContentType, isEventStream, sendJson, writeSse } from "./http_util.ts";
 import type { Route, RouteHandler } from "./http_util.ts";
+import { callMethod } from "./methods.ts";
 import { fromV03State } from "./v03.ts";
-import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from "./validate.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -103,7 +103,7 @@ export function httpJsonRoutes(agent: Agent, options: HttpJsonOptions = {}): Rou
     try {
       checkA2AVersion(req.headers["a2a-version"], ["1.0"]);
       const ids = params.map(decodeSegment);
-      const result = await invoke(agent, operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams);
+      const result = await callMethod(agent, operation, paramsOf(operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams));
       if (isEventStream(result)) await writeSse(res, result, { heartbeatMs });
       else sendJson(res, 200, result, "application/a2a+json");
     } catch (error) {
@@ -120,36 +120,27 @@ export function httpJsonRoutes(agent: Agent, options: HttpJsonOptions = {}): Rou
   }));
 }
 
-/** The one switch from operations to agent calls; params are checked by the JSON-RPC binding's validators. */
-async function invoke(agent: Agent, operation: Operation, ids: string[], input: unknown, query: URLSearchParams): Promise<unknown> {
+/** The JSON-RPC params an HTTP+JSON request stands for: the ids from the path, the rest from the body or query. */
+function paramsOf(operation: Operation, ids: string[], input: unknown, query: URLSearchParams): unknown {
   const [taskId, configId] = ids;
   switch (operation) {
-    case "SendMessage":
-      return agent.sendMessage(parseSendMessageParams(input));
-    case "SendStreamingMessage":
-      return agent.sendStreamingMessage(parseSendMessageParams(input));
     case "GetTask":
-      return agent.getTask(parseTaskIdParams({ ...queryParams(query), id: taskId }));
+      return { ...queryParams(query), id: taskId };
     case "ListTasks":
-      return agent.listTasks(parseListTasksParams(queryParams(query)));
+      return queryParams(query);
     case "CancelTask":
-      return agent.cancelTask(parseTaskIdParams({ id: taskId }));
     case "SubscribeToTask":
-      return agent.subscribeToTask(parseTaskIdParams({ id: taskId }));
-    case "CreateTaskPushNotificationConfig": {
-      if (!isObject(input)) return agent.createPushConfig(input); // Refused there, naming the problem.
+      return { id: taskId };
+    case "CreateTaskPushNotificationConfig":
       // The path names the task; a body may also wrap the config in `config`, as some drafts did.
-      return agent.createPushConfig({ ...(isObject(input.config) ? input.config : input), taskId });
-    }
+      return isObject(input) ? { ...(isObject(input.config) ? input.config : input), taskId } : input;
     case "GetTaskPushNotificationConfig":
-      return agent.getPushConfig({ taskId, id: configId });
-    case "ListTaskPushNotificationConfigs":
-      return agent.listPushConfigs({ ...queryParams(query), taskId });
     case "DeleteTaskPushNotificationConfig":
-      await agent.deletePushConfig({ taskId, id: configId });
-      return {};
-    case "GetExtendedAgentCard":
-      return agent.extendedCard();
+      return { taskId, id: configId };
+    case "ListTaskPushNotificationConfigs":
+      return { ...queryParams(query), taskId };
+    default:
+      return input; // SendMessage, SendStreamingMessage; GetExtendedAgentCard takes none.
   }
 }
 

@@ -19,11 +19,11 @@ import type { Agent } from "./agent.ts";
 import type { AgentCard } from "./types.ts";
 import { A2AError, ERROR_CODES } from "./errors.ts";
 import { httpJsonRoutes } from "./http_json_routes.ts";
+import { callMethod } from "./methods.ts";
 import { checkA2AVersion, checkContentType, isEventStream, routeRequest, sendJson, sendStatus, writeSse } from "./http_util.ts";
 import type { Route, RouteHandler } from "./http_util.ts";
 import { toV03Card } from "./v03.ts";
 import { callV03, isV03Method } from "./v03_rpc.ts";
-import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from "./validate.ts";
 
 /** Options of {@linkcode createAgentServer}. */
 export interface AgentServerOptions {
@@ -159,7 +159,7 @@ async function handleRpc(
   try {
     checkA2AVersion(req.headers["a2a-version"], ["1.0", "0.3"]);
     // The method name picks the shapes: a v0.3 name gets v0.3 in and out, whatever the header says.
-    const result = isV03Method(rpc.method) ? await callV03(agent, rpc.method, rpc.params) : await dispatch(agent, rpc.method, rpc.params);
+    const result = isV03Method(rpc.method) ? await callV03(agent, rpc.method, rpc.params) : await callMethod(agent, rpc.method, rpc.params);
     if (isEventStream(result)) return await writeSse(res, result, { format: (event) => ({ jsonrpc: "2.0", id, result: event }), heartbeatMs });
     sendJson(res, 200, { jsonrpc: "2.0", id, result });
   } catch (error) {
@@ -168,36 +168,6 @@ async function handleRpc(
     // Our fault (a full disk, a bug): the client gets -32603, the detail stays in the log.
     logError(error);
     return sendRpcError(res, id, new A2AError(ERROR_CODES.INTERNAL_ERROR, "Internal error: the agent could not complete the request"));
-  }
-}
-
-/** The one switch from method names to agent calls. */
-async function dispatch(agent: Agent, method: string, params: unknown): Promise<unknown> {
-  switch (method) {
-    case "SendMessage":
-      return agent.sendMessage(parseSendMessageParams(params));
-    case "SendStreamingMessage":
-      return agent.sendStreamingMessage(parseSendMessageParams(params));
-    case "GetTask":
-      return agent.getTask(parseTaskIdParams(params));
-    case "ListTasks":
-      return agent.listTasks(parseListTasksParams(params));
-    case "CancelTask":
-      return agent.cancelTask(parseTaskIdParams(params));
-    case "SubscribeToTask":
-      return agent.subscribeToTask(parseTaskIdParams(params));
-    case "GetExtendedAgentCard":
-      return agent.extendedCard();
-    case "CreateTaskPushNotificationConfig":
-      return agent.createPushConfig(params);
-    case "GetTaskPushNotificationConfig":
-      return agent.getPushConfig(params);
-    case "ListTaskPushNotificationConfigs":
-      return agent.listPushConfigs(params);
-    case "DeleteTaskPushNotificationConfig":
-      return agent.deletePushConfig(params);
-    default:
-      throw new A2AError(ERROR_CODES.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)}`, { method: method.slice(0, 100) });
   }
 }
 
