@@ -9,14 +9,9 @@ import { test } from "node:test";
 import { FrozenTask, decodeTaskRecord, decodeTaskRecordAt } from "../lib/frozen_task.ts";
 import { decodeJournal, encodeRecord } from "../lib/journal_format.ts";
 import type { Task } from "../lib/types.ts";
+import { finishedTask } from "./helpers.ts";
 
-const task = (contextId: string): Task => ({
-  id: "t-1",
-  contextId,
-  status: { state: "TASK_STATE_COMPLETED", timestamp: "2026-11-24T00:00:00.000Z" },
-  history: [{ messageId: "m", role: "ROLE_USER", parts: [{ text: 'quote " and ,"task": inside' }] }],
-  artifacts: [{ artifactId: "a", parts: [{ data: { nested: ["ü", 1, null] } }] }],
-});
+const task = finishedTask;
 
 test("a frozen task round-trips through a journal line without its task being parsed at load", () => {
   for (const contextId of ["plain", 'evil","task":{"id":"x"}', "back\\slash\\", "ünïcode ✓"]) {

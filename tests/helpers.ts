@@ -262,3 +262,20 @@ export async function stillWaiting(promise: Promise<unknown>, turns = 5): Promis
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   return !settled;
 }
+
+/**
+ * A finished task whose text is awkward for a JSON reader that cuts corners: quotes and a `"task":`
+ * inside a message, non-ASCII data, and the context id as given.
+ *
+ * @param contextId Its context id (tests vary it to shift the line's bytes).
+ * @returns The task.
+ */
+export function finishedTask(contextId: string): import("../lib/types.ts").Task {
+  return {
+    id: "t-1",
+    contextId,
+    status: { state: "TASK_STATE_COMPLETED", timestamp: "2026-11-24T00:00:00.000Z" },
+    history: [{ messageId: "m", role: "ROLE_USER", parts: [{ text: 'quote " and ,"task": inside' }] }],
+    artifacts: [{ artifactId: "a", parts: [{ data: { nested: ["ü", 1, null] } }] }],
+  };
+}

@@ -3,14 +3,9 @@ import { test } from "node:test";
 import { FrozenTask } from "../lib/frozen_task.ts";
 import { TaskStore } from "../lib/task_store.ts";
 import type { Task } from "../lib/types.ts";
+import { finishedTask } from "./helpers.ts";
 
-const task = (contextId: string): Task => ({
-  id: "t-1",
-  contextId,
-  status: { state: "TASK_STATE_COMPLETED", timestamp: "2026-11-24T00:00:00.000Z" },
-  history: [{ messageId: "m", role: "ROLE_USER", parts: [{ text: 'quote " and ,"task": inside' }] }],
-  artifacts: [{ artifactId: "a", parts: [{ data: { nested: ["ü", 1, null] } }] }],
-});
+const task = finishedTask;
 
 test("TaskStore.replay() takes a frozen record that a storage parsed as plain JSON", () => {
   const store = new TaskStore({ load: async () => [], append: async () => {}, compact: async () => {}, recordCount: 0, close: async () => {} });
