@@ -200,6 +200,9 @@ export class TaskRunner {
     const ctx = this.#context(stored, resumed, controller.signal);
     try {
       if (stored.state !== "TASK_STATE_WORKING") await ctx.working();
+      // Canceled or stopping while WORKING was journaled: a handler that only waits for the abort
+      // event would never hear it, and stop() would wait for it forever.
+      if (controller.signal.aborted) return;
       await this.#handler(structuredClone(stored.task), ctx);
       if (!controller.signal.aborted) await this.#finish(taskId, controller.signal, "TASK_STATE_COMPLETED");
     } catch (error) {

@@ -15,7 +15,7 @@ import type { TaskContext, TaskHandler, TaskRunnerOptions } from "../lib/runner.
 import { TaskStore } from "../lib/task_store.ts";
 import type { TaskChange } from "../lib/task_store.ts";
 import type { Message, Task } from "../lib/types.ts";
-import { tempDir, waitFor } from "./helpers.ts";
+import { tempDir, waitFor, within } from "./helpers.ts";
 
 const WAIT = { timeoutMs: 3_000 };
 
@@ -83,6 +83,32 @@ test("TaskRunner runs at most `concurrency` handlers and starts the rest in the 
     assert.deepEqual(started, ids);
     assert.deepEqual([runner.running, runner.waiting], [0, 0]);
   });
+});
+
+test("TaskRunner does not start a handler whose run was aborted while WORKING was journaled, so stop() does not wait forever", async () => {
+  const journal = await openJournal(tempDir(), { warn: () => {} });
+  const store = new TaskStore(journal);
+  let started = false;
+  // A handler that only listens for the abort event: it would never hear one that came before it started.
+  const runner = new TaskRunner(store, async (_task, ctx) => {
+    started = true;
+    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+  }, { onError: (error) => assert.fail(error) });
+  try {
+    await submit(store, "t1");
+    const append = journal.append.bind(journal);
+    journal.append = async (record) => {
+      await append(record);
+      // The abort lands between WORKING being durable and the handler's start.
+      if ((record as { status?: { state: string } }).status?.state === "TASK_STATE_WORKING") runner.abort("t1");
+    };
+    runner.enqueue("t1");
+    await waitFor(() => store.get("t1")?.state === "TASK_STATE_WORKING", { ...WAIT, what: "WORKING" });
+    assert.equal(await within(runner.stop(), 3_000), "resolved");
+    assert.equal(started, false);
+  } finally {
+    await journal.close();
+  }
 });
 
 test("new TaskRunner() refuses a concurrency that is not a positive integer", async () => {
