@@ -11,15 +11,17 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { Quotas, mayAccess, ownerOf, visibleTasks } from "./access.ts";
+import type { Caller } from "./auth.ts";
 import { buildCard, checkMediaTypes, extendedCardOf } from "./agent_card.ts";
 import { Compactor } from "./compaction.ts";
 import type { AgentOptions } from "./agent_options.ts";
-import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
+import { A2AError, ERROR_CODES, invalidParams, taskNotFound } from "./errors.ts";
 import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
 import { openJournal } from "./journal.ts";
 import type { FileJournal } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
-import { createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
+import { checkNewConfig, createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { TaskRunner } from "./runner.ts";
 import { parseSecrets } from "./signing.ts";
@@ -73,6 +75,8 @@ export class Agent {
   readonly outbox: Outbox | undefined;
   /** The admin interface's bearer token, when push is on. */
   readonly adminToken: string | undefined;
+  /** What one caller may hold: push configs per task, open tasks, streams. */
+  readonly quotas: Quotas;
   #journal: FileJournal;
   #options: AgentOptions;
   #sender: WebhookSender | undefined;
@@ -89,6 +93,7 @@ export class Agent {
     this.#signer = parts.signer;
     this.adminToken = parts.adminToken;
     this.#options = options;
+    this.quotas = new Quotas(options.quotas);
     this.#compactor = new Compactor(parts.store, parts.outbox, options.warn);
   }
 
@@ -199,16 +204,17 @@ export class Agent {
    * `returnImmediately`, waits until it ends or asks for input.
    *
    * @param params Validated params.
+   * @param caller Who asks (see `access.ts`); undefined for the agent's own code, which sees every task.
    * @returns `{task}`.
-   * @throws {A2AError} -32001, -32004, -32005, -32602 as the spec says.
+   * @throws {A2AError} -32001, -32004, -32005, -32602 as the spec says; -32050 past a quota.
    */
-  async sendMessage(params: SendMessageParams): Promise<{ task: Task }> {
+  async sendMessage(params: SendMessageParams, caller?: Caller): Promise<{ task: Task }> {
     const historyLength = params.configuration?.historyLength;
     if (params.configuration?.returnImmediately) {
-      const stored = await this.#accept(params);
+      const stored = await this.#accept(params, caller);
       return { task: await this.#view(stored, { historyLength }) };
     }
-    const stream = await this.#acceptStreaming(params);
+    const stream = await this.#acceptStreaming(params, caller, { counted: false });
     for await (const _event of stream) {
       // Wait for the stream to end: the task is terminal or interrupted.
     }
@@ -216,15 +222,17 @@ export class Agent {
   }
 
   /** `SendStreamingMessage`: starts or continues a task and streams its events, the Task first; errors as `sendMessage`. */
-  sendStreamingMessage(params: SendMessageParams): Promise<TaskStream> {
-    return this.#acceptStreaming(params);
+  sendStreamingMessage(params: SendMessageParams, caller?: Caller): Promise<TaskStream> {
+    return this.#acceptStreaming(params, caller, { counted: true });
   }
 
-  async #acceptStreaming(params: SendMessageParams): Promise<TaskStream> {
+  /** A blocking `SendMessage` waits on a stream too, but only real streams count against the stream quota. */
+  async #acceptStreaming(params: SendMessageParams, caller: Caller | undefined, options: { counted: boolean }): Promise<TaskStream> {
     const taskId = params.message.taskId ?? randomUUID();
-    const stream = this.store.follow(taskId); // Before the commit, so the stream sees its first event.
+    const release = options.counted ? this.quotas.openStream(caller) : undefined;
+    const stream = this.store.follow(taskId, release); // Before the commit, so the stream sees its first event.
     try {
-      const stored = await this.#accept(params, taskId);
+      const stored = await this.#accept(params, caller, taskId);
       // A new task's stream opens with its `task` event; a continued task's with the task as it is now.
       if (params.message.taskId) stream.prepend({ task: await this.#view(stored, { historyLength: params.configuration?.historyLength }) });
       return stream;
@@ -235,25 +243,31 @@ export class Agent {
   }
 
   /** Journals a new task, or the message continuing one, and hands it to the runner. */
-  async #accept(params: SendMessageParams, newTaskId: string = randomUUID()): Promise<StoredTask> {
+  async #accept(params: SendMessageParams, caller: Caller | undefined, newTaskId: string = randomUUID()): Promise<StoredTask> {
     const { message } = params;
     checkMediaTypes(message.parts, this.#options.card);
     const timestamp = new Date().toISOString();
     const taskId = message.taskId ?? newTaskId;
     const inline = params.configuration?.taskPushNotificationConfig;
     const pushConfigs: StoredPushConfig[] = [];
-    if (inline) pushConfigs.push(await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", protocolVersion: params.protocolVersion, ...this.#pushCheck() }));
+    if (inline) pushConfigs.push({ ...await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", protocolVersion: params.protocolVersion, ...this.#pushCheck() }), ...ownerOf({ principal: caller?.principal }) });
     // Backpressure: wait (bounded) while these webhooks' receivers are behind, before journaling.
     if (pushConfigs.length > 0) await this.outbox?.admit(pushConfigs.map((config) => config.url), this.#options.push ? this.#options.push.admissionWaitMs : undefined);
     const withConfigs = pushConfigs.length ? { pushConfigs } : {};
+    const owner = ownerOf(caller);
+    const access = { caller, quotas: this.quotas };
+    // A new task holds one of its caller's open-task slots from here until it is journaled.
+    const release = message.taskId ? undefined : this.quotas.reserveOpenTask(caller, this.store.openTasks(caller?.principal));
     const change = await this.#commit(taskId, (current) => {
       if (!message.taskId) {
         const task: Task = { id: taskId, contextId: message.contextId ?? randomUUID(), status: { state: "TASK_STATE_SUBMITTED", timestamp }, history: [] };
         task.history!.push({ ...message, taskId, contextId: task.contextId });
         if (params.metadata) task.metadata = params.metadata;
-        return { type: "task", task, ...withConfigs };
+        for (const config of pushConfigs) checkNewConfig(config, owner, [], access);
+        return { type: "task", task, ...owner, ...withConfigs };
       }
-      if (!current) throw taskNotFound(taskId);
+      if (!current || !mayAccess(caller, current)) throw taskNotFound(taskId);
+      for (const config of pushConfigs) checkNewConfig(config, current, this.store.configs(taskId), access);
       const { task } = current;
       if (message.contextId && message.contextId !== task.contextId) {
         throw invalidParams("message.contextId", `does not match task ${taskId}'s context ${task.contextId}`);
@@ -266,19 +280,19 @@ export class Agent {
       }
       const continued = { ...message, taskId, contextId: task.contextId };
       return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp }, ...withConfigs };
-    });
+    }).finally(release);
     this.runner.enqueue(taskId);
     return change!.stored!;
   }
 
   /** `GetTask`: -32001 if there is no such task. */
-  getTask(params: { id: string; historyLength?: number }): Promise<Task> {
-    return this.#view(this.#stored(params.id), { historyLength: params.historyLength });
+  getTask(params: { id: string; historyLength?: number }, caller?: Caller): Promise<Task> {
+    return this.#view(this.#stored(params.id, caller), { historyLength: params.historyLength });
   }
 
-  /** `ListTasks`: newest change first, filtered, paginated with an opaque token (-32602 for a bad one). */
-  async listTasks(params: ListTasksParams): Promise<ListTasksResult> {
-    const { page, nextPageToken, pageSize, totalSize } = pageOfTasks(this.store.all(), params);
+  /** `ListTasks`: the caller's tasks, newest change first, filtered, paginated with an opaque token (-32602 for a bad one). */
+  async listTasks(params: ListTasksParams, caller?: Caller): Promise<ListTasksResult> {
+    const { page, nextPageToken, pageSize, totalSize } = pageOfTasks(visibleTasks(this.store.all(), caller), params);
     // Finished tasks' bodies are read from the journal, a page at a time; one dropped meanwhile is left out.
     const bodies = await Promise.all(page.map((stored) => this.store.read(stored)));
     const tasks = bodies.flatMap((task, i) => task ? [viewTask(task, { historyLength: params.historyLength, includeArtifacts: params.includeArtifacts === true, copy: !(page[i] instanceof FrozenTask) })] : []);
@@ -286,10 +300,10 @@ export class Agent {
   }
 
   /** `CancelTask`: journals `TASK_STATE_CANCELED`, fires the handler's abort signal; -32001, or -32002 once ended. */
-  async cancelTask(params: { id: string }): Promise<Task> {
+  async cancelTask(params: { id: string }, caller?: Caller): Promise<Task> {
     const taskId = params.id;
     await this.#commit(taskId, (current) => {
-      if (!current) throw taskNotFound(taskId);
+      if (!current || !mayAccess(caller, current)) throw taskNotFound(taskId);
       if (TERMINAL_STATES.has(current.state)) {
         throw new A2AError(ERROR_CODES.TASK_NOT_CANCELABLE, `Task ${taskId} is ${current.state} and cannot be canceled`, { taskId });
       }
@@ -300,38 +314,39 @@ export class Agent {
   }
 
   /** `SubscribeToTask`: the current Task, then its updates until it ends or asks for input; -32001, or -32004 once ended. */
-  subscribeToTask(params: { id: string }): TaskStream {
-    const stored = this.#stored(params.id);
+  subscribeToTask(params: { id: string }, caller?: Caller): TaskStream {
+    const stored = this.#stored(params.id, caller);
     if (TERMINAL_STATES.has(stored.state)) {
       throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${params.id} is ${stored.state}; use GetTask for its result`, { taskId: params.id });
     }
-    const stream = this.store.follow(params.id);
+    const stream = this.store.follow(params.id, this.quotas.openStream(caller));
     stream.prepend({ task: viewTask(stored.task) });
     return stream;
   }
 
   /** `CreateTaskPushNotificationConfig` (see `push_config.ts`); `protocolVersion: "0.3"` makes its webhooks carry v0.3 Tasks. */
-  async createPushConfig(params: unknown, options: { protocolVersion?: "0.3" } = {}): Promise<TaskPushNotificationConfig> {
-    const config = await parsePushConfig(params, { ...this.#pushCheck(), ...options });
-    return createConfig(this.store, (taskId, build) => this.#commit(taskId, build), config);
+  async createPushConfig(params: unknown, options: { protocolVersion?: "0.3"; caller?: Caller } = {}): Promise<TaskPushNotificationConfig> {
+    const { caller, protocolVersion } = options;
+    const config = await parsePushConfig(params, { ...this.#pushCheck(), protocolVersion });
+    return createConfig(this.store, (taskId, build) => this.#commit(taskId, build), config, { caller, quotas: this.quotas });
   }
 
   /** `GetTaskPushNotificationConfig`: -32001 for an unknown task or config; credentials are never returned. */
-  getPushConfig(params: unknown): TaskPushNotificationConfig {
+  getPushConfig(params: unknown, caller?: Caller): TaskPushNotificationConfig {
     this.#pushCheck();
-    return getConfig(this.store, parseConfigRef(params));
+    return getConfig(this.store, parseConfigRef(params), { caller });
   }
 
   /** `ListTaskPushNotificationConfigs`, in id order, paginated; credentials are never returned. */
-  listPushConfigs(params: unknown): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
+  listPushConfigs(params: unknown, caller?: Caller): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
     this.#pushCheck();
-    return listConfigs(this.store, parseConfigListParams(params));
+    return listConfigs(this.store, parseConfigListParams(params), { caller });
   }
 
   /** `DeleteTaskPushNotificationConfig`: idempotent; pending deliveries to it are dropped. */
-  async deletePushConfig(params: unknown): Promise<Record<string, never>> {
+  async deletePushConfig(params: unknown, caller?: Caller): Promise<Record<string, never>> {
     this.#pushCheck();
-    await deleteConfig(this.store, (taskId, build) => this.#commit(taskId, build), parseConfigRef(params));
+    await deleteConfig(this.store, (taskId, build) => this.#commit(taskId, build), parseConfigRef(params), { caller });
     return {};
   }
 
@@ -378,9 +393,10 @@ export class Agent {
     return { ssrf: push.ssrf, resolver: push.resolver };
   }
 
-  #stored(taskId: string): StoredTask {
+  /** The task, if the caller may see it: another's is not found, as if it did not exist (A2A §3.3.2). */
+  #stored(taskId: string, caller?: Caller): StoredTask {
     const stored = this.store.get(taskId);
-    if (!stored) throw taskNotFound(taskId);
+    if (!stored || !mayAccess(caller, stored)) throw taskNotFound(taskId);
     return stored;
   }
 
@@ -392,6 +408,4 @@ export class Agent {
   }
 }
 
-function taskNotFound(taskId: string): A2AError {
-  return new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
-}
+

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { QuotaOptions } from "./access.ts";
 import type { CardOptions } from "./agent_card.ts";
 import type { JournalOptions } from "./journal.ts";
 import type { TaskHandler } from "./runner.ts";
@@ -44,6 +45,8 @@ export interface AgentOptions {
   openFile?: JournalOptions["openFile"];
   /** Where warnings go. @default console.warn */
   warn?: (message: string) => void;
+  /** What one caller may hold: push configs per task, open tasks, streams (see `access.ts`). @default 10 configs, 1000 open tasks, 32 streams per caller, 512 in all */
+  quotas?: QuotaOptions;
   /** Push notifications; `false` builds an agent without them (the config methods answer -32003). @default {} */
   push?: PushOptions | false;
   /**

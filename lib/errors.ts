@@ -22,6 +22,12 @@ export const ERROR_CODES = {
   EXTENDED_AGENT_CARD_NOT_CONFIGURED: -32007,
   EXTENSION_SUPPORT_REQUIRED: -32008,
   VERSION_NOT_SUPPORTED: -32009,
+  /**
+   * A quota of this agent (push configs per task, open tasks or streams per caller) is used up.
+   * Not an A2A code: one from JSON-RPC's implementation-defined range, clear of A2A's own; the
+   * HTTP+JSON binding answers 429 `RESOURCE_EXHAUSTED`, as gRPC would.
+   */
+  RESOURCE_EXHAUSTED: -32050,
 } as const;
 
 /** One of the numbers in {@linkcode ERROR_CODES}. */
@@ -43,6 +49,7 @@ const REASONS: Record<number, string> = {
   [-32007]: "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
   [-32008]: "EXTENSION_SUPPORT_REQUIRED",
   [-32009]: "VERSION_NOT_SUPPORTED",
+  [-32050]: "RESOURCE_EXHAUSTED",
 };
 
 /** One wrong field of a request, as `google.rpc.BadRequest.FieldViolation`. */
@@ -116,6 +123,17 @@ export function invalidParams(field: string, problem: string): A2AError {
 }
 
 /**
+ * The answer for a task that does not exist, or that the caller may not see (A2A §3.3.2 says both
+ * look the same).
+ *
+ * @param taskId The id asked for.
+ * @returns An {@linkcode A2AError} with code -32001.
+ */
+export function taskNotFound(taskId: string): A2AError {
+  return new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
+}
+
+/**
  * The journal could not be read or written. `code` says why: `CORRUPT` (a damaged record in the
  * middle of the file), `LOCKED` (another process holds the data directory), `IO` (the file system
  * refused a read or write), `READ_ONLY` (the data directory cannot be written), `CLOSED`, `UNSAFE`
@@ -173,6 +191,27 @@ export class WebhookVerificationError extends Error {
    * @param options `cause`, if any.
    */
   constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * A caller's credentials were refused. `code` is `invalid_token` (a 401: missing, malformed,
+ * expired or unknown) or `unavailable` (a 503: the keys to check it could not be fetched). The
+ * message never contains the token.
+ */
+export class AuthenticationError extends Error {
+  override name = "AuthenticationError";
+  /** Why the credentials were refused. */
+  readonly code: "invalid_token" | "unavailable";
+
+  /**
+   * @param code Why the credentials were refused.
+   * @param message A sentence for the log and the 401 body.
+   * @param options `cause`, if any.
+   */
+  constructor(code: AuthenticationError["code"], message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }

@@ -4,7 +4,9 @@
  * line is in the journal file keeps only where that line is. The journal line puts a few summary
  * fields first, so start-up recognises a finished task by the line's head without parsing the rest:
  *
- *     {"type":"frozen","id":"…","contextId":"…","state":"…","timestamp":"…","task":{…}}
+ *     {"type":"frozen","id":"…","contextId":"…","state":"…","timestamp":"…","principal":"…","tenant":"…","task":{…}}
+
+ * (`principal` and `tenant`, the task's owner, only when it has one).
  *
  * @module
  */
@@ -29,6 +31,8 @@ export class FrozenTask implements StoredTask, StoredLine {
   readonly state: TaskState;
   readonly timestamp: string;
   readonly checkpoint: undefined = undefined;
+  readonly principal?: string;
+  readonly tenant?: string;
   #json: string | undefined;
   #line: LineLocation | undefined;
 
@@ -36,11 +40,13 @@ export class FrozenTask implements StoredTask, StoredLine {
    * @param summary The fields kept outside the JSON.
    * @param body The task's JSON text, or where its journal line is.
    */
-  constructor(summary: { id: string; contextId: string; state: TaskState; timestamp: string }, body: string | LineLocation) {
+  constructor(summary: FrozenSummary, body: string | LineLocation) {
     this.id = summary.id;
     this.contextId = summary.contextId;
     this.state = summary.state;
     this.timestamp = summary.timestamp;
+    if (summary.principal !== undefined) this.principal = summary.principal;
+    if (summary.tenant !== undefined) this.tenant = summary.tenant;
     if (typeof body === "string") this.#json = body;
     else this.#line = body;
   }
@@ -76,22 +82,35 @@ export class FrozenTask implements StoredTask, StoredLine {
    * Freezes a task.
    *
    * @param task The finished task.
+   * @param owner Whose it is.
    * @returns Its frozen form.
    */
-  static of(task: Task): FrozenTask {
-    return new FrozenTask({ id: task.id, contextId: task.contextId, state: task.status.state, timestamp: task.status.timestamp }, JSON.stringify(task));
+  static of(task: Task, owner: { principal?: string; tenant?: string } = {}): FrozenTask {
+    const { principal, tenant } = owner;
+    return new FrozenTask({ id: task.id, contextId: task.contextId, state: task.status.state, timestamp: task.status.timestamp, principal, tenant }, JSON.stringify(task));
   }
 
   /** The journal line's JSON: the summary first, the task's JSON text last and untouched. */
   toJournalJson(): string {
-    const { id, contextId, state, timestamp } = this;
+    const { id, contextId, state, timestamp, principal, tenant } = this;
     if (this.#json === undefined) throw new Error(`Task ${id} is on disk: compaction copies its line`);
-    return `{"type":"frozen","id":${JSON.stringify(id)},"contextId":${JSON.stringify(contextId)},"state":${JSON.stringify(state)},"timestamp":${JSON.stringify(timestamp)},"task":${this.#json}}`;
+    const owner = (principal === undefined ? "" : `,"principal":${JSON.stringify(principal)}`) + (tenant === undefined ? "" : `,"tenant":${JSON.stringify(tenant)}`);
+    return `{"type":"frozen","id":${JSON.stringify(id)},"contextId":${JSON.stringify(contextId)},"state":${JSON.stringify(state)},"timestamp":${JSON.stringify(timestamp)}${owner},"task":${this.#json}}`;
   }
 }
 
+/** The fields of a finished task kept outside its JSON. */
+interface FrozenSummary {
+  id: string;
+  contextId: string;
+  state: TaskState;
+  timestamp: string;
+  principal?: string | undefined;
+  tenant?: string | undefined;
+}
+
 const JSON_STRING = String.raw`"(?:[^"\\]|\\.)*"`;
-const FROZEN_LINE = new RegExp(`^\\{"type":"frozen","id":(${JSON_STRING}),"contextId":(${JSON_STRING}),"state":(${JSON_STRING}),"timestamp":(${JSON_STRING}),"task":`);
+const FROZEN_LINE = new RegExp(`^\\{"type":"frozen","id":(${JSON_STRING}),"contextId":(${JSON_STRING}),"state":(${JSON_STRING}),"timestamp":(${JSON_STRING})(?:,"principal":(${JSON_STRING}))?(?:,"tenant":(${JSON_STRING}))?,"task":`);
 
 /**
  * Decodes one journal record's JSON. A frozen task's line is recognised by its fixed head and its
@@ -127,9 +146,9 @@ function decodeRecord(bytes: Uint8Array, line: LineLocation | undefined): unknow
   while (headEnd < bytes.length && headEnd > 0 && (bytes[headEnd]! & 0xc0) === 0x80) headEnd--;
   const head = FROZEN_LINE.exec(decoder.decode(bytes.subarray(0, headEnd)));
   if (!head || bytes[bytes.length - 1] !== 0x7d) throw new SyntaxError("A frozen task record has no head or does not end with }");
-  const [id, contextId, state, timestamp] = head.slice(1).map((value) => JSON.parse(value!) as string);
+  const [id, contextId, state, timestamp, principal, tenant] = head.slice(1).map((value) => value === undefined ? undefined : JSON.parse(value) as string);
   const known = STATE_NAMES.get(state!) ?? state!; // One string per state, not one per task.
-  const summary = { id: id!, contextId: contextId!, state: known as TaskState, timestamp: timestamp! };
+  const summary: FrozenSummary = { id: id!, contextId: contextId!, state: known as TaskState, timestamp: timestamp!, principal, tenant };
   if (line) return new FrozenTask(summary, line);
   return new FrozenTask(summary, decoder.decode(bytes.subarray(encoder.encode(head[0]).length, bytes.length - 1)));
 }

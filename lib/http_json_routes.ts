@@ -39,6 +39,7 @@ const HTTP_ERRORS: Record<number, [status: number, rpcStatus: string]> = {
   [-32007]: [400, "FAILED_PRECONDITION"],
   [-32008]: [400, "FAILED_PRECONDITION"],
   [-32009]: [400, "FAILED_PRECONDITION"],
+  [-32050]: [429, "RESOURCE_EXHAUSTED"],
 };
 
 /** The operations, by their JSON-RPC method names. */
@@ -64,6 +65,8 @@ const ROUTES: ReadonlyArray<{ path: RegExp; verbs: Readonly<Record<string, Opera
 export interface HttpJsonOptions {
   /** Interval of the SSE heartbeat comment. @default 15000 */
   heartbeatMs?: number;
+  /** A stream ends after this long; the client subscribes again. @default 30 min */
+  maxStreamLifetimeMs?: number;
   /** Where unexpected errors are logged (the client gets a 500 without the detail). @default console.error */
   logError?: (error: unknown) => void;
 }
@@ -95,16 +98,16 @@ export interface HttpJsonOptions {
  * ```
  */
 export function httpJsonRoutes(agent: Agent, options: HttpJsonOptions = {}): Route[] {
-  const { heartbeatMs = 15_000, logError = console.error } = options;
-  const serve = (operation: Operation): RouteHandler => async (req, res, { url, params, body }) => {
+  const { heartbeatMs = 15_000, maxStreamLifetimeMs, logError = console.error } = options;
+  const serve = (operation: Operation): RouteHandler => async (req, res, { url, params, body, caller }) => {
     // Transport failures (415, a body over the limit) are the route table's to answer.
     if (req.method === "POST") checkContentType(req);
     const raw = req.method === "POST" ? await body() : undefined;
     try {
       checkA2AVersion(req.headers["a2a-version"], ["1.0"]);
       const ids = params.map(decodeSegment);
-      const result = await callMethod(agent, operation, paramsOf(operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams));
-      if (isEventStream(result)) await writeSse(res, result, { heartbeatMs });
+      const result = await callMethod(agent, operation, paramsOf(operation, ids, raw === undefined ? {} : parseJson(raw), url.searchParams), caller);
+      if (isEventStream(result)) await writeSse(res, result, { heartbeatMs, maxLifetimeMs: maxStreamLifetimeMs });
       else sendJson(res, 200, result, "application/a2a+json");
     } catch (error) {
       if (res.headersSent) throw error;

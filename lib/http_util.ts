@@ -9,7 +9,8 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { setInterval } from "node:timers";
+import { clearTimeout, setInterval, setTimeout } from "node:timers";
+import type { Caller } from "./auth.ts";
 import { A2AError, ERROR_CODES } from "./errors.ts";
 import { formatSseData } from "./sse.ts";
 
@@ -51,6 +52,8 @@ export interface RouteContext {
   params: string[];
   /** Reads the body under the server's limit; rejects with an {@linkcode HttpError} (413, 400). */
   body(): Promise<Buffer>;
+  /** Who sent the request, once a server's authentication has said (`auth.ts`). */
+  caller?: Caller;
 }
 
 /** Answers one request that matched its route and method. */
@@ -306,6 +309,8 @@ export interface WriteSseOptions<T> {
   format?: (value: T) => unknown;
   /** Interval of the heartbeat comment that keeps proxies from closing a quiet stream. @default 15000 */
   heartbeatMs?: number;
+  /** The stream ends after this long, whatever it follows; the client subscribes again. @default 30 min */
+  maxLifetimeMs?: number;
 }
 
 /**
@@ -330,11 +335,14 @@ export interface WriteSseOptions<T> {
  * ```
  */
 export async function writeSse<T>(res: ServerResponse, stream: EventStream<T>, options: WriteSseOptions<T> = {}): Promise<void> {
-  const { format = (value: T): unknown => value, heartbeatMs = 15_000 } = options;
+  const { format = (value: T): unknown => value, heartbeatMs = 15_000, maxLifetimeMs = 30 * 60_000 } = options;
   res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
   res.flushHeaders();
   const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);
   heartbeat.unref();
+  // A stream held forever would hold its connection (and a quota slot) forever.
+  const lifetime = setTimeout(() => stream.close(), Math.min(maxLifetimeMs, 2 ** 31 - 1));
+  lifetime.unref();
   res.on("close", () => stream.close());
   try {
     for await (const value of stream) {
@@ -343,6 +351,7 @@ export async function writeSse<T>(res: ServerResponse, stream: EventStream<T>, o
     }
   } finally {
     clearInterval(heartbeat);
+    clearTimeout(lifetime);
     res.end();
   }
 }

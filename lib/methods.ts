@@ -7,7 +7,8 @@
  */
 
 import type { Agent } from "./agent.ts";
-import { A2AError, ERROR_CODES } from "./errors.ts";
+import type { Caller } from "./auth.ts";
+import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
 import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from "./validate.ts";
 
 /**
@@ -16,6 +17,8 @@ import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from 
  * @param agent The agent.
  * @param method The method's name, e.g. `GetTask`.
  * @param params Its params, as a client sent them.
+ * @param caller Who sent the request (the server's `Authenticator`); its `tenant` is taken from
+ *   the params. Undefined for the agent's own code, which sees every task.
  * @returns The method's result (a stream for the streaming methods).
  * @throws {A2AError} -32601 for an unknown method, -32602 for bad params, and what the agent throws.
  *
@@ -31,31 +34,48 @@ import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from 
  * await agent.close();
  * ```
  */
-export async function callMethod(agent: Agent, method: string, params: unknown): Promise<unknown> {
+export async function callMethod(agent: Agent, method: string, params: unknown, caller?: Caller): Promise<unknown> {
+  const who = withTenant(caller, params);
   switch (method) {
     case "SendMessage":
-      return agent.sendMessage(parseSendMessageParams(params));
+      return agent.sendMessage(parseSendMessageParams(params), who);
     case "SendStreamingMessage":
-      return agent.sendStreamingMessage(parseSendMessageParams(params));
+      return agent.sendStreamingMessage(parseSendMessageParams(params), who);
     case "GetTask":
-      return agent.getTask(parseTaskIdParams(params));
+      return agent.getTask(parseTaskIdParams(params), who);
     case "ListTasks":
-      return agent.listTasks(parseListTasksParams(params));
+      return agent.listTasks(parseListTasksParams(params), who);
     case "CancelTask":
-      return agent.cancelTask(parseTaskIdParams(params));
+      return agent.cancelTask(parseTaskIdParams(params), who);
     case "SubscribeToTask":
-      return agent.subscribeToTask(parseTaskIdParams(params));
+      return agent.subscribeToTask(parseTaskIdParams(params), who);
     case "GetExtendedAgentCard":
       return agent.extendedCard();
     case "CreateTaskPushNotificationConfig":
-      return agent.createPushConfig(params);
+      return agent.createPushConfig(params, { caller: who });
     case "GetTaskPushNotificationConfig":
-      return agent.getPushConfig(params);
+      return agent.getPushConfig(params, who);
     case "ListTaskPushNotificationConfigs":
-      return agent.listPushConfigs(params);
+      return agent.listPushConfigs(params, who);
     case "DeleteTaskPushNotificationConfig":
-      return agent.deletePushConfig(params);
+      return agent.deletePushConfig(params, who);
     default:
       throw new A2AError(ERROR_CODES.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)}`, { method: method.slice(0, 100) });
   }
+}
+
+/**
+ * The caller in the tenant the request names (A2A v1.0: `tenant` on every request). A tenant is a
+ * partition of the caller's own tasks, never a way into another's.
+ *
+ * @param caller The authenticated caller, if any.
+ * @param params The request's params.
+ * @returns The caller with the request's tenant.
+ * @throws {A2AError} -32602 for a tenant that is not a short string.
+ */
+export function withTenant(caller: Caller | undefined, params: unknown): Caller | undefined {
+  const tenant = typeof params === "object" && params !== null ? (params as { tenant?: unknown }).tenant : undefined;
+  if (caller === undefined || tenant === undefined || tenant === "") return caller;
+  if (typeof tenant !== "string" || tenant.length > 256) throw invalidParams("tenant", "must be a string of at most 256 characters");
+  return { ...caller, tenant };
 }

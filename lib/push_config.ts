@@ -9,7 +9,10 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { A2AError, ERROR_CODES, SsrfError, invalidParams } from "./errors.ts";
+import { mayAccess } from "./access.ts";
+import type { Quotas } from "./access.ts";
+import type { Caller } from "./auth.ts";
+import { A2AError, ERROR_CODES, SsrfError, invalidParams, taskNotFound } from "./errors.ts";
 import { checkWebhookTarget } from "./ssrf.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import type { StoredTask, TaskChange, TaskRecord, TaskStore } from "./task_store.ts";
@@ -22,7 +25,17 @@ export type StoredPushConfig = TaskPushNotificationConfig & {
   taskId: string;
   /** Made through A2A v0.3: its webhooks carry the whole v0.3 Task, not a `StreamResponse`. */
   protocolVersion?: "0.3";
+  /** The authenticated caller who made the config; undefined when authentication is off. */
+  principal?: string;
 };
+
+/** Who asks (see `access.ts`), and the quotas a new config counts against. */
+export interface ConfigAccess {
+  /** The request's caller; undefined for the agent's own code. */
+  caller?: Caller;
+  /** The agent's quotas. @default none */
+  quotas?: Quotas;
+}
 
 /** An HTTP auth scheme name: an RFC 9110 token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -102,8 +115,9 @@ export async function parsePushConfig(
  * @returns A copy without secrets.
  */
 export function redactPushConfig(config: StoredPushConfig): TaskPushNotificationConfig {
-  const copy: TaskPushNotificationConfig & { protocolVersion?: string } = { ...config };
+  const copy: TaskPushNotificationConfig & { protocolVersion?: string; principal?: string } = { ...config };
   delete copy.protocolVersion; // Which webhook body the config gets: the agent's business, not a wire field.
+  delete copy.principal;
   delete copy.token;
   if (config.authentication) copy.authentication = { scheme: config.authentication.scheme };
   return copy;
@@ -153,9 +167,12 @@ export type Commit = (taskId: string, build: (current: StoredTask | undefined) =
  * @returns The config, without credentials.
  * @throws {A2AError} -32001 if the task does not exist.
  */
-export async function createConfig(store: Pick<TaskStore, "get">, commit: Commit, config: StoredPushConfig): Promise<TaskPushNotificationConfig> {
+export async function createConfig(store: Pick<TaskStore, "configs">, commit: Commit, config: StoredPushConfig, access: ConfigAccess = {}): Promise<TaskPushNotificationConfig> {
+  const { caller, quotas } = access;
+  if (caller?.principal !== undefined) config.principal = caller.principal;
   await commit(config.taskId, (current) => {
-    if (!current) throw taskNotFound(config.taskId);
+    if (!current || !mayAccess(caller, current)) throw taskNotFound(config.taskId);
+    checkNewConfig(config, current, store.configs(config.taskId), { caller, quotas });
     return { type: "push.config", taskId: config.taskId, config };
   });
   return redactPushConfig(config);
@@ -169,8 +186,8 @@ export async function createConfig(store: Pick<TaskStore, "get">, commit: Commit
  * @returns The config, without credentials.
  * @throws {A2AError} -32001 for an unknown task, or a config id the task does not have (A2A §3.1.8).
  */
-export function getConfig(store: Pick<TaskStore, "get" | "config">, ref: { taskId: string; id: string }): TaskPushNotificationConfig {
-  if (!store.get(ref.taskId)) throw taskNotFound(ref.taskId);
+export function getConfig(store: Pick<TaskStore, "get" | "config">, ref: { taskId: string; id: string }, access: ConfigAccess = {}): TaskPushNotificationConfig {
+  visibleTask(store, ref.taskId, access.caller);
   const config = store.config(ref.taskId, ref.id);
   if (!config) throw new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${ref.taskId} has no push notification config ${ref.id}`, { taskId: ref.taskId, configId: ref.id });
   return redactPushConfig(config);
@@ -184,8 +201,10 @@ export function getConfig(store: Pick<TaskStore, "get" | "config">, ref: { taskI
  * @returns `{configs, nextPageToken}`, without credentials.
  * @throws {A2AError} -32001 for an unknown task.
  */
-export function listConfigs(store: Pick<TaskStore, "get" | "configs">, params: { taskId: string; pageSize: number; pageToken?: string }): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
-  if (!store.get(params.taskId)) throw taskNotFound(params.taskId);
+export function listConfigs(
+  store: Pick<TaskStore, "get" | "configs">, params: { taskId: string; pageSize: number; pageToken?: string }, access: ConfigAccess = {},
+): { configs: TaskPushNotificationConfig[]; nextPageToken: string } {
+  visibleTask(store, params.taskId, access.caller);
   const after = params.pageToken ? Buffer.from(params.pageToken, "base64url").toString("utf8") : "";
   // Ordered as the page token compares: by code unit, not by locale.
   const all = store.configs(params.taskId).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).filter((c) => c.id > after);
@@ -201,14 +220,33 @@ export function listConfigs(store: Pick<TaskStore, "get" | "configs">, params: {
  * @param ref `{taskId, id}`.
  * @throws {A2AError} -32001 for an unknown task.
  */
-export async function deleteConfig(store: Pick<TaskStore, "config">, commit: Commit, ref: { taskId: string; id: string }): Promise<void> {
+export async function deleteConfig(store: Pick<TaskStore, "config">, commit: Commit, ref: { taskId: string; id: string }, access: ConfigAccess = {}): Promise<void> {
   await commit(ref.taskId, (current) => {
-    if (!current) throw taskNotFound(ref.taskId);
+    if (!current || !mayAccess(access.caller, current)) throw taskNotFound(ref.taskId);
     if (!store.config(ref.taskId, ref.id)) return undefined;
     return { type: "push.config.deleted", taskId: ref.taskId, id: ref.id, reason: "deleted by the client" };
   });
 }
 
-function taskNotFound(taskId: string): A2AError {
-  return new A2AError(ERROR_CODES.TASK_NOT_FOUND, `Task ${taskId} was not found`, { taskId });
+/**
+ * Checks a config about to be added to a task: it names the task's tenant or none, and the task
+ * has room for it (replacing one of its configs, same id, adds none).
+ *
+ * @param config The new config.
+ * @param task The task's owner (`tenant`).
+ * @param existing The task's configs now.
+ * @param access The caller and the quotas.
+ * @throws {A2AError} -32602 for another tenant; -32050 when the task has its quota of configs.
+ */
+export function checkNewConfig(config: StoredPushConfig, task: { tenant?: string }, existing: StoredPushConfig[], access: ConfigAccess): void {
+  if (config.tenant !== undefined && config.tenant !== task.tenant) throw invalidParams("tenant", "must be the tenant of the config's task");
+  access.quotas?.checkConfigs(access.caller, existing.filter((c) => c.id !== config.id).length);
 }
+
+/** The task, when it exists and the caller may see it; else TaskNotFound, telling nothing more. */
+function visibleTask(store: Pick<TaskStore, "get">, taskId: string, caller: Caller | undefined): StoredTask {
+  const stored = store.get(taskId);
+  if (!stored || !mayAccess(caller, stored)) throw taskNotFound(taskId);
+  return stored;
+}
+

@@ -2,6 +2,9 @@
  * The agent's HTTP face on `node:http`, as one route table: the caller's rows, the agent card, the
  * push rows of `admin.ts`, the HTTP+JSON rows of `http_json_routes.ts`, and A2A JSON-RPC 2.0 at
  * `POST /` (v1.0 methods here, v0.3 ones in `v03_rpc.ts`), with SSE for the streaming methods.
+ * The A2A rows (both bindings) first ask `auth.ts` who is calling: 401 with `WWW-Authenticate`
+ * for nobody, 429 with `Retry-After` for a caller over its rate; the card and the JWKS are public,
+ * the admin rows have their own token.
  * Protocol errors are JSON-RPC errors (HTTP 200), transport errors are 4xx with a reason, anything
  * unexpected is -32603 (or 500) with the detail kept in the log. A client that goes away ends its
  * response only. It leaves the plumbing (matching, body limits, SSE, header checks) to
@@ -15,13 +18,17 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pushRoutes } from "./admin.ts";
+import { Authenticator } from "./auth.ts";
+import type { Caller } from "./auth.ts";
 import type { Agent } from "./agent.ts";
 import type { AgentCard } from "./types.ts";
-import { A2AError, ERROR_CODES } from "./errors.ts";
+import { A2AError, AuthenticationError, ERROR_CODES } from "./errors.ts";
 import { httpJsonRoutes } from "./http_json_routes.ts";
 import { callMethod } from "./methods.ts";
-import { checkA2AVersion, checkContentType, isEventStream, routeRequest, sendJson, sendStatus, writeSse } from "./http_util.ts";
+import { HttpError, checkA2AVersion, checkContentType, isEventStream, routeRequest, sendJson, sendStatus, writeSse } from "./http_util.ts";
 import type { Route, RouteHandler } from "./http_util.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import type { RateLimitOptions } from "./rate_limit.ts";
 import { toV03Card } from "./v03.ts";
 import { callV03, isV03Method } from "./v03_rpc.ts";
 
@@ -42,6 +49,15 @@ export interface AgentServerOptions {
    * bounds the memory clients can hold with bodies they send slowly. @default 1024
    */
   maxConnections?: number;
+  /** Who may call (`auth.ts`). @default none: every request is the anonymous caller */
+  auth?: Authenticator;
+  /**
+   * Requests a second per principal when authentication is on (429 with `Retry-After` past it);
+   * `false` for no limit. Without authentication there is no principal to count for. @default {perSecond: 100, burst: 200}
+   */
+  rateLimit?: RateLimitOptions | false;
+  /** A stream (SSE) ends after this long; the client subscribes again. @default 30 min */
+  maxStreamLifetimeMs?: number;
 }
 
 /** A JSON-RPC request id. */
@@ -71,18 +87,33 @@ const CARD_PATH = "/.well-known/agent-card.json";
  * ```
  */
 export function createAgentServer(agent: Agent, options: AgentServerOptions = {}): Server {
-  const { maxBodyBytes = 1024 * 1024, heartbeatMs = 15_000, routes = [], logError = console.error, publicUrl, maxConnections = 1024 } = options;
+  const { maxBodyBytes = 1024 * 1024, heartbeatMs = 15_000, routes = [], logError = console.error, publicUrl, maxConnections = 1024, maxStreamLifetimeMs } = options;
+  const auth = options.auth ?? new Authenticator({ adminToken: agent.adminToken });
+  const limiter = auth.enabled && options.rateLimit !== false ? new RateLimiter(options.rateLimit ?? { perSecond: 100 }) : undefined;
   const baseUrl = (req: IncomingMessage) => {
     if (publicUrl) return publicUrl.replace(/\/$/, "");
     const address = req.socket.localAddress ?? "127.0.0.1";
     const host = address.includes(":") ? `[${address}]` : address;
     return `http://${host}:${(server.address() as AddressInfo).port}`;
   };
-  const card: RouteHandler = (req, res, { url }) => sendCard(req, res, url, agent.card(baseUrl(req)));
-  const jsonRpc: RouteHandler = async (req, res, { body }) => {
+  const card: RouteHandler = (req, res, { url }) => sendCard(req, res, url, { ...agent.card(baseUrl(req)), ...auth.cardFields() });
+  const jsonRpc: RouteHandler = async (req, res, { body, caller }) => {
     checkContentType(req);
-    await handleRpc(agent, req, res, await body(), { heartbeatMs, logError });
+    await handleRpc(agent, req, res, await body(), { heartbeatMs, maxStreamLifetimeMs, logError, caller });
   };
+  // Who is calling, before the body is read: the A2A rows below get the caller in their context.
+  const identified = (rows: Route[]): Route[] => rows.map((row) => ({
+    ...row,
+    methods: Object.fromEntries(Object.entries(row.methods).map(([verb, handler]) => [verb, async (req, res, context) => {
+      const caller = await identify(auth, req, res);
+      const waitMs = limiter && !caller.admin ? limiter.take(caller.principal ?? "") : 0;
+      if (waitMs > 0) {
+        res.setHeader("Retry-After", String(Math.ceil(waitMs / 1000)));
+        throw new HttpError(429, "Too many requests from this caller; retry after the Retry-After seconds");
+      }
+      return handler(req, res, { ...context, caller });
+    }] as const)),
+  }));
 
   // The whole dispatch, in match order: the first row whose path matches answers, with 405 and
   // `Allow` for a method it lacks; no row is 404.
@@ -90,8 +121,10 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
     ...routes, // The caller's own rows come first.
     { path: CARD_PATH, methods: { GET: card, HEAD: card } },
     ...pushRoutes(agent), // GET /.well-known/jwks.json and /admin/..., when push is on.
-    ...httpJsonRoutes(agent, { heartbeatMs, logError }), // /message:send, /tasks/{id}, ...
-    { path: "/", methods: { POST: jsonRpc } },
+    ...identified([
+      ...httpJsonRoutes(agent, { heartbeatMs, maxStreamLifetimeMs, logError }), // /message:send, /tasks/{id}, ...
+      { path: "/", methods: { POST: jsonRpc } },
+    ]),
   ];
   // Node checks the two timeouts below every connectionsCheckingInterval (30 s by default), which
   // would let a slow client hold a connection up to 40 s instead of 10.
@@ -134,11 +167,26 @@ function sendCard(req: IncomingMessage, res: ServerResponse, url: URL, card: Age
   res.end(req.method === "HEAD" ? undefined : body);
 }
 
+/** The request's caller; a 401 (or a 503 while the OIDC keys cannot be had) when there is none. */
+async function identify(auth: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<Caller> {
+  let caller: Caller | undefined;
+  try {
+    caller = await auth.identify(req);
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) throw error;
+    res.setHeader("Retry-After", "5");
+    throw new HttpError(503, "Cannot check credentials now: the identity provider's keys are unavailable", { cause: error });
+  }
+  if (caller) return caller;
+  res.setHeader("WWW-Authenticate", auth.challenge(req));
+  throw new HttpError(401, "This agent needs Authorization: Bearer <token> (see securitySchemes in its agent card)");
+}
+
 async function handleRpc(
   agent: Agent, req: IncomingMessage, res: ServerResponse, body: Buffer,
-  options: { heartbeatMs: number; logError: (error: unknown) => void },
+  options: { heartbeatMs: number; maxStreamLifetimeMs: number | undefined; logError: (error: unknown) => void; caller: Caller | undefined },
 ): Promise<void> {
-  const { heartbeatMs, logError } = options;
+  const { heartbeatMs, maxStreamLifetimeMs, logError, caller } = options;
   let request: unknown;
   try {
     request = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
@@ -159,8 +207,8 @@ async function handleRpc(
   try {
     checkA2AVersion(req.headers["a2a-version"], ["1.0", "0.3"]);
     // The method name picks the shapes: a v0.3 name gets v0.3 in and out, whatever the header says.
-    const result = isV03Method(rpc.method) ? await callV03(agent, rpc.method, rpc.params) : await callMethod(agent, rpc.method, rpc.params);
-    if (isEventStream(result)) return await writeSse(res, result, { format: (event) => ({ jsonrpc: "2.0", id, result: event }), heartbeatMs });
+    const result = isV03Method(rpc.method) ? await callV03(agent, rpc.method, rpc.params, caller) : await callMethod(agent, rpc.method, rpc.params, caller);
+    if (isEventStream(result)) return await writeSse(res, result, { format: (event) => ({ jsonrpc: "2.0", id, result: event }), heartbeatMs, maxLifetimeMs: maxStreamLifetimeMs });
     sendJson(res, 200, { jsonrpc: "2.0", id, result });
   } catch (error) {
     if (error instanceof A2AError) return sendRpcError(res, id, error);

@@ -28,7 +28,7 @@ interface Owes {
 
 /** A change to a task, or to its push configs. */
 export type TaskChangeRecord =
-  | { type: "task"; task: Task; checkpoint?: unknown; pushConfigs?: StoredPushConfig[] } & Owes
+  | { type: "task"; task: Task; checkpoint?: unknown; pushConfigs?: StoredPushConfig[]; principal?: string; tenant?: string } & Owes
   | { type: "status"; taskId: string; status: TaskStatus; checkpoint?: unknown } & Owes
   | { type: "message"; taskId: string; message: Message; status?: TaskStatus; pushConfigs?: StoredPushConfig[] } & Owes
   | { type: "artifact"; taskId: string; artifact: Artifact; append?: boolean; lastChunk?: boolean } & Owes
@@ -138,15 +138,23 @@ export interface StoredTask {
   readonly timestamp: string;
   readonly task: Task;
   readonly checkpoint: unknown;
+  /** Who made it (`access.ts`); undefined when authentication was off. */
+  readonly principal?: string;
+  /** The tenant it was made in, if any. */
+  readonly tenant?: string;
 }
 
 /** A task that can still change: the whole object, and the handler's checkpoint. */
 export class LiveTask implements StoredTask {
   task: Task;
   checkpoint: unknown;
-  constructor(task: Task, checkpoint: unknown) {
+  readonly principal?: string;
+  readonly tenant?: string;
+  constructor(task: Task, checkpoint: unknown, owner: { principal?: string; tenant?: string } = {}) {
     this.task = task;
     this.checkpoint = checkpoint;
+    if (owner.principal !== undefined) this.principal = owner.principal;
+    if (owner.tenant !== undefined) this.tenant = owner.tenant;
   }
   get id(): string {
     return this.task.id;
@@ -172,7 +180,7 @@ export class LiveTask implements StoredTask {
  */
 export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord): StoredTask {
   if (record.type === "task") {
-    const stored = new LiveTask(record.task, record.checkpoint);
+    const stored = new LiveTask(record.task, record.checkpoint, record);
     tasks.set(record.task.id, stored);
     return stored;
   }
@@ -182,7 +190,7 @@ export function applyRecord(tasks: Map<string, StoredTask>, record: TaskRecord):
     throw new Error(`Journal record ${record.type} changes task ${record.taskId} after it finished`);
   }
   // A frozen task takes no changes in a healthy journal; thaw it rather than lose one.
-  const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined);
+  const stored = found instanceof LiveTask ? found : new LiveTask(found.task, undefined, found);
   if (stored !== found) tasks.set(record.taskId, stored);
   applyToTask(stored.task, record);
   if ((record.type === "status" || record.type === "checkpoint") && record.checkpoint !== undefined) stored.checkpoint = record.checkpoint;

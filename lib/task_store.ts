@@ -14,6 +14,7 @@
  * @module
  */
 
+import { ownerOf } from "./access.ts";
 import { FrozenTask, decodeTaskRecord } from "./frozen_task.ts";
 import type { Storage } from "./journal.ts";
 import { planDeliveries } from "./plan.ts";
@@ -100,6 +101,9 @@ export class TaskStore {
   #frozenBytes = 0;
   /** Finished tasks held (frozen). */
   #finished = 0;
+  /** Each unfinished task's principal ("" for none), and how many each principal has. */
+  #openOwner = new Map<string, string>();
+  #openCount = new Map<string, number>();
 
   /**
    * @param journal Where records go.
@@ -175,13 +179,13 @@ export class TaskStore {
       this.#setFrozen(record);
       return;
     }
-    const r = record as TaskRecord | { type: "frozen"; task: Task };
+    const r = record as TaskRecord | { type: "frozen"; task: Task; principal?: string; tenant?: string };
     // A storage that parsed a frozen line as plain JSON (not through decodeTaskRecord).
     if (r?.type === "frozen") {
-      this.#setFrozen(FrozenTask.of(r.task));
+      this.#setFrozen(FrozenTask.of(r.task, r));
       return;
     }
-    if (TASK_FIELD_TYPES.has(r?.type)) applyRecord(this.#tasks, r);
+    if (TASK_FIELD_TYPES.has(r?.type)) this.#countOpen(applyRecord(this.#tasks, r));
     this.#applyConfigs(r);
   }
 
@@ -193,7 +197,8 @@ export class TaskStore {
   }
 
   #freeze(id: string, stored: LiveTask): void {
-    const frozen = FrozenTask.of(stored.task);
+    this.#countOpen(stored);
+    const frozen = FrozenTask.of(stored.task, stored);
     this.#setFrozen(frozen);
     this.#frozenBytes += frozen.json!.length;
   }
@@ -202,6 +207,29 @@ export class TaskStore {
   #setFrozen(frozen: FrozenTask): void {
     if (!(this.#tasks.get(frozen.id) instanceof FrozenTask)) this.#finished++;
     this.#tasks.set(frozen.id, frozen);
+  }
+
+  /** Counts a task among its principal's open tasks while it is unfinished (see `openTasks`). */
+  #countOpen(stored: StoredTask): void {
+    const open = !TERMINAL_STATES.has(stored.state);
+    const counted = this.#openOwner.get(stored.id);
+    if (open === (counted !== undefined)) return;
+    const key = counted ?? stored.principal ?? "";
+    const count = (this.#openCount.get(key) ?? 0) + (open ? 1 : -1);
+    if (count > 0) this.#openCount.set(key, count);
+    else this.#openCount.delete(key);
+    if (open) this.#openOwner.set(stored.id, key);
+    else this.#openOwner.delete(stored.id);
+  }
+
+  /**
+   * Unfinished tasks of a principal, for the open-task quota.
+   *
+   * @param principal The principal; undefined for tasks made with authentication off.
+   * @returns How many of its tasks are not yet terminal.
+   */
+  openTasks(principal: string | undefined): number {
+    return this.#openCount.get(principal ?? "") ?? 0;
   }
 
   #drop(id: string, stored: StoredTask): void {
@@ -234,12 +262,14 @@ export class TaskStore {
    * Follows a task: its durable events from now on, until it ends or asks for input.
    *
    * @param taskId The task.
+   * @param onEnd Called once when the stream ends. @default nothing
    * @returns The stream; `close()` it when the client goes away.
    */
-  follow(taskId: string): TaskStream {
+  follow(taskId: string, onEnd?: () => void): TaskStream {
     let set = this.#followers.get(taskId);
     if (!set) this.#followers.set(taskId, (set = new Set()));
     const stream = new TaskStream(taskId, () => {
+      onEnd?.();
       set!.delete(stream);
       if (set!.size === 0 && this.#followers.get(taskId) === set) this.#followers.delete(taskId);
     });
@@ -274,6 +304,7 @@ export class TaskStore {
       // A change to a finished task (never made by this module) thaws it from the body read above.
       if (TASK_FIELD_TYPES.has(record.type) && record.type !== "task" && current) this.#tasks.set(taskId, current);
       const stored = TASK_FIELD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
+      if (stored && record.type === "task") this.#countOpen(stored);
       this.#applyConfigs(record);
       const event = stored && toEvent(record, stored);
       if (event) for (const stream of this.#followers.get(taskId) ?? []) stream.push(event);
@@ -346,7 +377,9 @@ export class TaskStore {
         yield stored;
         continue;
       }
-      yield stored.checkpoint === undefined ? { type: "task", task: stored.task } : { type: "task", task: stored.task, checkpoint: stored.checkpoint };
+      const record: TaskRecord = { type: "task", task: stored.task, ...ownerOf(stored) };
+      if (stored.checkpoint !== undefined) record.checkpoint = stored.checkpoint;
+      yield record;
     }
     for (const [taskId, configs] of this.#configs) for (const config of configs.values()) yield { type: "push.config", taskId, config };
   }

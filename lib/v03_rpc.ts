@@ -7,6 +7,7 @@
  */
 
 import type { Agent, TaskStream } from "./agent.ts";
+import type { Caller } from "./auth.ts";
 import { A2AError, ERROR_CODES, invalidParams } from "./errors.ts";
 import type { Message, Task, TaskPushNotificationConfig } from "./types.ts";
 import { fromV03PushConfig, fromV03SendParams, fromV03State, toV03Card, toV03Event, toV03Message, toV03PushConfig, toV03Task } from "./v03.ts";
@@ -53,6 +54,7 @@ export function isV03Method(method: string): boolean {
  * @param agent The agent.
  * @param method A v0.3 method name (see {@linkcode isV03Method}).
  * @param params The request's params.
+ * @param caller Who sent it (see `methods.ts`); undefined for the agent's own code.
  * @returns The v0.3 `result`, or a stream of them.
  * @throws {A2AError} As the v1.0 methods do; -32601 for any other method.
  *
@@ -69,48 +71,48 @@ export function isV03Method(method: string): boolean {
  * await agent.close();
  * ```
  */
-export async function callV03(agent: Agent, method: string, params: unknown): Promise<unknown> {
+export async function callV03(agent: Agent, method: string, params: unknown, caller?: Caller): Promise<unknown> {
   switch (method) {
     case "message/send": {
-      const result: { task?: Task; message?: Message } = await agent.sendMessage(fromV03SendParams(params));
+      const result: { task?: Task; message?: Message } = await agent.sendMessage(fromV03SendParams(params), caller);
       return result.task ? toV03Task(result.task) : toV03Message(result.message!);
     }
     case "message/stream":
-      return v03Stream(await agent.sendStreamingMessage(fromV03SendParams(params)));
+      return v03Stream(await agent.sendStreamingMessage(fromV03SendParams(params), caller));
     case "tasks/get":
-      return toV03Task(await agent.getTask(parseTaskIdParams(params)));
+      return toV03Task(await agent.getTask(parseTaskIdParams(params), caller));
     case "tasks/list": {
       const obj = params === undefined || params === null ? {} : object(params, "params");
       const status = field(obj, "status");
-      const list = await agent.listTasks(parseListTasksParams({ ...obj, status: typeof status === "string" ? (fromV03State(status) ?? status) : status }));
+      const list = await agent.listTasks(parseListTasksParams({ ...obj, status: typeof status === "string" ? (fromV03State(status) ?? status) : status }), caller);
       return { ...list, tasks: list.tasks.map(toV03Task) };
     }
     case "tasks/cancel":
-      return toV03Task(await agent.cancelTask(parseTaskIdParams(params)));
+      return toV03Task(await agent.cancelTask(parseTaskIdParams(params), caller));
     case "tasks/resubscribe":
-      return v03Stream(agent.subscribeToTask(parseTaskIdParams(params)));
+      return v03Stream(agent.subscribeToTask(parseTaskIdParams(params), caller));
     case "tasks/pushNotificationConfig/set": {
       requirePush(agent);
       const obj = object(params, "params");
       const taskId = string(obj, "taskId", "", { required: true })!;
       const config = fromV03PushConfig(field(obj, "pushNotificationConfig"), "pushNotificationConfig");
-      return toV03PushConfig(await agent.createPushConfig({ ...config, taskId }, { protocolVersion: "0.3" }));
+      return toV03PushConfig(await agent.createPushConfig({ ...config, taskId }, { protocolVersion: "0.3", caller }));
     }
     case "tasks/pushNotificationConfig/get": {
       const { taskId, configId } = configRef(agent, params);
-      if (configId) return toV03PushConfig(agent.getPushConfig({ taskId, id: configId }));
+      if (configId) return toV03PushConfig(agent.getPushConfig({ taskId, id: configId }, caller));
       // The deprecated form names only the task: a config made through v0.3 without an id has the task's id.
-      const all = listAllConfigs(agent, taskId);
+      const all = listAllConfigs(agent, taskId, caller);
       const found = all.find((c) => c.id === taskId) ?? all[0];
       if (!found) throw invalidParams("pushNotificationConfigId", `is required: task ${taskId} has no config with its own id`);
       return toV03PushConfig(found);
     }
     case "tasks/pushNotificationConfig/list":
-      return listAllConfigs(agent, configRef(agent, params).taskId).map(toV03PushConfig);
+      return listAllConfigs(agent, configRef(agent, params).taskId, caller).map(toV03PushConfig);
     case "tasks/pushNotificationConfig/delete": {
       const { taskId, configId } = configRef(agent, params);
       if (!configId) throw invalidParams("pushNotificationConfigId", "is required");
-      await agent.deletePushConfig({ taskId, id: configId });
+      await agent.deletePushConfig({ taskId, id: configId }, caller);
       return null;
     }
     case "agent/getAuthenticatedExtendedCard":
@@ -143,11 +145,11 @@ function configRef(agent: Agent, params: unknown): { taskId: string; configId: s
   return { taskId, configId: string(obj, "pushNotificationConfigId", "") || undefined };
 }
 
-function listAllConfigs(agent: Agent, taskId: string): TaskPushNotificationConfig[] {
+function listAllConfigs(agent: Agent, taskId: string, caller: Caller | undefined): TaskPushNotificationConfig[] {
   const configs: TaskPushNotificationConfig[] = [];
   let pageToken = "";
   do {
-    const page = agent.listPushConfigs({ taskId, pageSize: 100, ...(pageToken ? { pageToken } : {}) });
+    const page = agent.listPushConfigs({ taskId, pageSize: 100, ...(pageToken ? { pageToken } : {}) }, caller);
     configs.push(...page.configs);
     pageToken = page.nextPageToken;
   } while (pageToken);

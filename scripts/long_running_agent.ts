@@ -3,18 +3,24 @@
  *
  *   npx tsx scripts/long_running_agent.ts [--port 8001] [--host 127.0.0.1] [--data-dir .data/agent]
  *       [--retry-schedule 0,1s,5s,30s] [--allow-private-webhooks] [--webhook-secret whsec_...]
+ *       [--auth-tokens FILE] [--oidc-issuer URL --oidc-audience AUD] [--no-auth]
+ *       [--max-configs-per-task 10] [--max-open-tasks 1000] [--rate-limit 100]
  *
  * Send it a message with a data part `{"steps": N, "stepMs": M}` (defaults 10 and 1000; `steps: 0`
  * completes at once). Each step reports "step i/N" and saves a checkpoint; the end emits the report
  * as a text artifact. Kill it mid-task and start it again: the task continues from the last step.
  * Every task event is also a signed webhook to each push config of the task, retried until the
- * receiver acknowledges it, across restarts. Every flag has an environment variable (see README).
+ * receiver acknowledges it, across restarts. Callers authenticate with a bearer token from the
+ * `--auth-tokens` file (re-read when it changes, or on SIGHUP) or an OIDC JWT; each sees only its
+ * own tasks. On an address other than loopback the agent refuses to start without authentication,
+ * unless told `--no-auth`. Every flag has an environment variable (see README).
  */
 
 import process from "node:process";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Agent } from "../lib/agent.ts";
+import { isLoopbackHost, openAuthenticator } from "../lib/auth.ts";
 import { parseDuration, parseRetrySchedule } from "../lib/backoff.ts";
 import type { TaskContext } from "../lib/runner.ts";
 import { createAgentServer } from "../lib/server.ts";
@@ -45,6 +51,13 @@ async function main(): Promise<void> {
       repair: { type: "boolean", default: process.env.A2A_REPAIR === "1" },
       retention: { type: "string", default: process.env.A2A_RETENTION ?? "7d" },
       "max-finished-tasks": { type: "string", default: process.env.A2A_MAX_FINISHED_TASKS ?? "100000" },
+      "auth-tokens": { type: "string", default: process.env.A2A_AUTH_TOKENS },
+      "oidc-issuer": { type: "string", default: process.env.A2A_OIDC_ISSUER },
+      "oidc-audience": { type: "string", default: process.env.A2A_OIDC_AUDIENCE },
+      "no-auth": { type: "boolean", default: process.env.A2A_NO_AUTH === "1" },
+      "max-configs-per-task": { type: "string", default: process.env.A2A_MAX_CONFIGS_PER_TASK ?? "10" },
+      "max-open-tasks": { type: "string", default: process.env.A2A_MAX_OPEN_TASKS ?? "1000" },
+      "rate-limit": { type: "string", default: process.env.A2A_RATE_LIMIT ?? "100" },
     },
   });
   const port = Number(values.port);
@@ -55,6 +68,11 @@ async function main(): Promise<void> {
     console.warn("WARNING: --allow-private-webhooks: webhooks may target loopback and private networks (SSRF guard opened). Use it for local development only.");
   }
   if (values["no-fsync"]) console.warn("WARNING: --no-fsync: the journal is not fsynced; a power loss can lose acknowledged changes.");
+  const [maxConfigsPerTask, maxOpenTasks, rateLimit] = ["max-configs-per-task", "max-open-tasks", "rate-limit"].map((name) => {
+    const value = Number(values[name as keyof typeof values]);
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${name} must be a whole number, got ${values[name as keyof typeof values]}`);
+    return value;
+  });
 
   // 2. Open the agent: read the journal, resume every task that was running.
   const agent = await Agent.open({
@@ -65,6 +83,7 @@ async function main(): Promise<void> {
     repair: values.repair,
     retentionMs: parseDuration(values.retention!),
     maxFinishedTasks,
+    quotas: { maxConfigsPerTask, maxOpenTasks },
     publicUrl: values["public-url"],
     push: {
       secrets: values["webhook-secret"],
@@ -84,17 +103,29 @@ async function main(): Promise<void> {
     },
   });
 
-  // 3. Serve A2A over HTTP.
-  const server = createAgentServer(agent);
+  // 3. Know who calls: tokens, OIDC, or nobody (only on loopback, unless told --no-auth).
+  const auth = await openAuthenticator({ tokensFile: values["auth-tokens"], oidcIssuer: values["oidc-issuer"], oidcAudience: values["oidc-audience"], adminToken: agent.adminToken });
+  if (!auth.enabled && !isLoopbackHost(values.host!)) {
+    if (!values["no-auth"]) {
+      console.error(`Refusing to listen on ${values.host} without authentication: anyone who reaches it could read and cancel every task. Give --auth-tokens FILE or --oidc-issuer URL --oidc-audience AUD, or --no-auth if a proxy in front authenticates.`);
+      await agent.close();
+      process.exit(2);
+    }
+    console.warn(`WARNING: --no-auth: listening on ${values.host} with no authentication; every caller sees every task.`);
+  }
+  process.on("SIGHUP", () => void auth.reload().then(() => console.log("SIGHUP: token file read again"), (error: Error) => console.error(`SIGHUP: ${error.message}`)));
+
+  // 4. Serve A2A over HTTP.
+  const server = createAgentServer(agent, { auth, rateLimit: rateLimit > 0 ? { perSecond: rateLimit } : false });
   await new Promise<void>((resolve) => server.listen(port, values.host, resolve));
   const address = server.address() as { port: number };
   const shownHost = values.host!.includes(":") ? `[${values.host}]` : values.host;
   console.log(`listening on http://${shownHost}:${address.port}`);
 
-  // 4. Start delivering webhooks: now the agent's URL, the JWT's issuer, is known.
+  // 5. Start delivering webhooks: now the agent's URL, the JWT's issuer, is known.
   agent.startDelivery(values["public-url"] ?? `http://${shownHost}:${address.port}`);
 
-  // 5. Stop cleanly: running tasks stay journaled as they are and resume at the next start.
+  // 6. Stop cleanly: running tasks stay journaled as they are and resume at the next start.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

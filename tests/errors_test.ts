@@ -13,7 +13,7 @@ const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
 const BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest";
 
 test("A2AError.toJsonRpc() gives each code its ErrorInfo reason, the code's name in ERROR_CODES", () => {
-  assert.equal(Object.keys(ERROR_CODES).length, 14);
+  assert.equal(Object.keys(ERROR_CODES).length, 15);
   for (const [name, code] of Object.entries(ERROR_CODES)) {
     const rpc = new A2AError(code, `about ${name}`).toJsonRpc();
     assert.deepEqual(rpc, { code, message: `about ${name}`, data: [{ "@type": ERROR_INFO, reason: name, domain: "a2a-protocol.org" }] }, name);

@@ -16,11 +16,12 @@ import { readSseData } from "../lib/sse.ts";
 
 type Json = any;
 
-/** A stand-in agent: each method records its call and answers `{called, args}`, or what `answers` says. */
+/** A stand-in agent: each method records its call's params (not the caller after them) and answers `{called, args}`, or what `answers` says. */
 function standIn(answers: Record<string, (...args: unknown[]) => unknown> = {}) {
   const calls: Array<[string, unknown[]]> = [];
   const methods = ["sendMessage", "sendStreamingMessage", "getTask", "listTasks", "cancelTask", "subscribeToTask", "createPushConfig", "getPushConfig", "listPushConfigs", "deletePushConfig", "extendedCard"];
-  const agent = Object.fromEntries(methods.map((name) => [name, async (...args: unknown[]) => {
+  const agent = Object.fromEntries(methods.map((name) => [name, async (...all: unknown[]) => {
+    const args = all.slice(0, 1);
     calls.push([name, args]);
     return answers[name] ? answers[name](...args) : { called: name, args };
   }]));
