@@ -4,7 +4,7 @@
  * checked against the agent's JWKS, and a shared token (`X-A2A-Notification-Token`, or a whole
  * `Authorization` value), which is all that agents built on the official SDKs send. It needs only
  * `node:crypto`, `errors.ts` and `timing_safe_equal.ts` (not `signing.ts`), so a receiver can copy
- * the three files.
+ * the three files. Its compact-JWS pieces (split, decode, check a signature) also serve `oidc.ts`.
  * Deduplicating (on `webhook-id`, or on the body's hash when a sender gives no id) is left to the
  * caller, which owns the storage.
  *
