@@ -15,6 +15,7 @@ import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import { TokenFile } from "./auth_tokens.ts";
 import { AuthenticationError } from "./errors.ts";
+import { OidcVerifier } from "./oidc.ts";
 import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /** The caller of one request, as the agent's methods see it. */
@@ -180,9 +181,9 @@ export interface OpenAuthenticatorOptions {
 export async function openAuthenticator(options: OpenAuthenticatorOptions): Promise<Authenticator> {
   const { tokensFile, oidcIssuer, oidcAudience, adminToken, warn } = options;
   if (oidcIssuer !== undefined && !oidcAudience) throw new Error("--oidc-issuer needs --oidc-audience: the aud the agent's tokens are issued for");
-  if (oidcIssuer !== undefined) throw new Error("OIDC is not wired yet");
   const tokens = tokensFile === undefined ? undefined : await TokenFile.load(tokensFile, { warn });
-  return new Authenticator({ tokens, adminToken });
+  const oidc = oidcIssuer === undefined ? undefined : new OidcVerifier({ issuer: oidcIssuer, audience: oidcAudience! });
+  return new Authenticator({ tokens, oidc, adminToken });
 }
 
 /**

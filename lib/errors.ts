@@ -197,19 +197,28 @@ export class WebhookVerificationError extends Error {
 }
 
 /**
- * A caller's credentials were refused. `code` is `invalid_token` (a 401: missing, malformed,
- * expired or unknown) or `unavailable` (a 503: the keys to check it could not be fetched). The
- * message never contains the token.
+ * A bearer token was not accepted. `code` says which answer the server owes: `invalid_token` for
+ * anything wrong with the token (malformed, an alg other than RS256/ES256, a bad signature, an
+ * unknown key, wrong `iss` or `aud`, expired, no `sub`), which is HTTP 401; `unavailable` when the
+ * issuer's keys could not be fetched, so the token could not be checked at all, which is HTTP 503.
+ * The message says why and never holds the token.
+ *
+ * @example Tell the two answers apart
+ * ```ts
+ * import { AuthenticationError } from "./errors.ts";
+ * const error = new AuthenticationError("invalid_token", "Token refused: it expired at 1700000000");
+ * console.log(error.code === "invalid_token" ? 401 : 503); // 401
+ * ```
  */
 export class AuthenticationError extends Error {
   override name = "AuthenticationError";
-  /** Why the credentials were refused. */
+  /** `invalid_token` (answer 401) or `unavailable` (answer 503). */
   readonly code: "invalid_token" | "unavailable";
 
   /**
-   * @param code Why the credentials were refused.
-   * @param message A sentence for the log and the 401 body.
-   * @param options `cause`, if any.
+   * @param code `invalid_token` or `unavailable`.
+   * @param message A sentence for the log and the response; never the token.
+   * @param options `cause`, if any (for `unavailable`, the fetch error).
    */
   constructor(code: AuthenticationError["code"], message: string, options?: ErrorOptions) {
     super(message, options);

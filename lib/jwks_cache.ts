@@ -1,6 +1,8 @@
 /**
- * The agent's public keys, fetched from its JWKS URL and cached, for checking webhook JWTs
- * (`verify.ts`). Only EC P-256 keys are kept. It needs `node:crypto`, `fetch` and `errors.ts`.
+ * Public keys fetched from a JWKS URL and cached. `JwksCache` holds the agent's ES256 keys for
+ * checking webhook JWTs (`verify.ts`); `fetchJwks()` reads any JWKS into the keys this project
+ * verifies with (ES256 and RS256), for `oidc.ts` too. The caching rules are `remote_cache.ts`. It
+ * needs `node:crypto`, `fetch` and `errors.ts`.
  *
  * @module
  */
@@ -8,7 +10,22 @@
 import { createPublicKey } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { WebhookVerificationError } from "./errors.ts";
+import { RemoteCache, checkDurations, fetchJson } from "./remote_cache.ts";
+import type { FetchJsonOptions } from "./remote_cache.ts";
 import type { KeyResolver } from "./verify.ts";
+
+/** The least RSA modulus accepted: shorter keys are within reach of factoring (NIST SP 800-131A). */
+const MIN_RSA_BITS = 2048;
+
+/** A public key from a JWKS with the one algorithm it verifies. */
+export interface JwkKey {
+  /** The JWK's `kid`, or `undefined` when it has none. */
+  kid: string | undefined;
+  /** ES256 for an EC P-256 key, RS256 for an RSA key. */
+  alg: "ES256" | "RS256";
+  /** The key, made from the JWK's public members only. */
+  key: KeyObject;
+}
 
 /** Options of {@linkcode JwksCache}. */
 export interface JwksCacheOptions {
@@ -45,12 +62,7 @@ export interface JwksCacheOptions {
  */
 export class JwksCache implements KeyResolver {
   #url: string;
-  #options: Required<JwksCacheOptions>;
-  #keys = new Map<string, KeyObject>();
-  #fetchedAt: number | undefined;
-  #attemptedAt: number | undefined;
-  #lastError: unknown;
-  #inFlight: Promise<void> | undefined;
+  #keys: RemoteCache<Map<string, KeyObject>>;
 
   /**
    * @param url The JWKS URL (http or https).
@@ -62,11 +74,9 @@ export class JwksCache implements KeyResolver {
     const { fetch = globalThis.fetch, now = Date.now, maxAgeMs = 600_000 } = options ?? {};
     const { minRefetchIntervalMs = 30_000, failureRetryIntervalMs = 1_000, timeoutMs = 10_000 } = options ?? {};
     if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`Cannot fetch JWKS from ${url}: not http(s)`);
-    for (const [name, value] of Object.entries({ maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs })) {
-      if (!Number.isFinite(value) || value < 0) throw new RangeError(`Cannot create JwksCache: ${name} is ${value}`);
-    }
+    checkDurations("JwksCache", { maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs });
     this.#url = url;
-    this.#options = { fetch, now, maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs, timeoutMs };
+    this.#keys = new RemoteCache(() => loadEs256Keys(url, { fetch, timeoutMs }), { now, maxAgeMs, minRefetchIntervalMs, failureRetryIntervalMs });
   }
 
   /**
@@ -78,60 +88,72 @@ export class JwksCache implements KeyResolver {
    * failed (the fetch error is the `cause`).
    */
   async getKey(kid: string): Promise<KeyObject> {
-    const cached = this.#freshKey(kid);
+    const cached = this.#keys.fresh?.get(kid);
     if (cached) return cached;
-    const now = this.#options.now();
-    const { minRefetchIntervalMs, failureRetryIntervalMs } = this.#options;
-    const interval = this.#lastError === undefined ? minRefetchIntervalMs : Math.min(minRefetchIntervalMs, failureRetryIntervalMs);
-    const mayFetch = this.#attemptedAt === undefined || now - this.#attemptedAt >= interval;
-    if (!this.#inFlight && mayFetch) {
-      this.#attemptedAt = now;
-      this.#inFlight = this.#refresh().finally(() => (this.#inFlight = undefined));
-    }
     try {
-      await this.#inFlight;
+      await this.#keys.refresh();
     } catch (error) {
       throw new WebhookVerificationError("UNKNOWN_KEY", `Cannot fetch JWKS ${this.#url}`, { cause: error });
     }
-    const key = this.#freshKey(kid);
+    const key = this.#keys.fresh?.get(kid);
     if (key) return key;
-    throw new WebhookVerificationError("UNKNOWN_KEY", `No key ${kid} in JWKS ${this.#url}`, { cause: this.#lastError });
-  }
-
-  #freshKey(kid: string): KeyObject | undefined {
-    const age = this.#fetchedAt === undefined ? Infinity : this.#options.now() - this.#fetchedAt;
-    return age < this.#options.maxAgeMs ? this.#keys.get(kid) : undefined;
-  }
-
-  async #refresh(): Promise<void> {
-    // Called unbound: Deno's fetch refuses to run with an options object as `this`.
-    const { fetch, timeoutMs } = this.#options;
-    try {
-      const signal = AbortSignal.timeout(timeoutMs);
-      const response = await fetch(this.#url, { headers: { accept: "application/json" }, signal });
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new Error(`JWKS ${this.#url} answered HTTP ${response.status}`);
-      }
-      const document = (await response.json()) as { keys?: unknown };
-      if (!Array.isArray(document?.keys)) throw new Error(`JWKS ${this.#url} has no "keys" array`);
-      const keys = new Map<string, KeyObject>();
-      for (const jwk of document.keys as Array<Record<string, unknown>>) {
-        if (!isEs256Jwk(jwk) || keys.has(jwk.kid)) continue;
-        keys.set(jwk.kid, createPublicKey({ key: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y }, format: "jwk" }));
-      }
-      this.#keys = keys;
-      this.#fetchedAt = this.#options.now();
-      this.#lastError = undefined;
-    } catch (error) {
-      this.#lastError = error;
-      throw error;
-    }
+    throw new WebhookVerificationError("UNKNOWN_KEY", `No key ${kid} in JWKS ${this.#url}`, { cause: this.#keys.lastError });
   }
 }
 
-function isEs256Jwk(jwk: Record<string, unknown>): jwk is { kid: string; x: string; y: string } {
-  return typeof jwk === "object" && jwk !== null && jwk.kty === "EC" && jwk.crv === "P-256" &&
-    (jwk.alg === undefined || jwk.alg === "ES256") && (jwk.use === undefined || jwk.use === "sig") &&
-    typeof jwk.kid === "string" && jwk.kid !== "" && typeof jwk.x === "string" && typeof jwk.y === "string";
+/**
+ * Fetches a JWKS and keeps the keys this project verifies with: EC P-256 for ES256 and RSA of at
+ * least 2048 bits for RS256, each with `alg` matching or absent and `use` "sig" or absent; other
+ * keys are left out. Keys are made from their public members only, so a private member published
+ * by mistake is never used.
+ *
+ * @param url The JWKS URL.
+ * @param options Fetch, timeout and redirect rule, as {@linkcode fetchJson} takes them.
+ * @returns The usable keys, in the document's order.
+ * @throws {Error} If the fetch fails (see {@linkcode fetchJson}), the document has no `keys` array,
+ * or a usable-looking key cannot be loaded (a point off the curve): a broken set is reported, not
+ * trimmed.
+ * @example Read a JWKS with an RSA key and an encryption key (a stand-in fetch keeps it off the network)
+ * ```ts
+ * import { generateKeyPairSync } from "node:crypto";
+ * import { fetchJwks } from "./jwks_cache.ts";
+ * const jwk = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "jwk" });
+ * const fetch = async () => Response.json({ keys: [{ ...jwk, kid: "a" }, { ...jwk, kid: "b", use: "enc" }] });
+ * const keys = await fetchJwks("https://issuer.example/jwks.json", { fetch });
+ * console.log(keys.map((key) => `${key.kid} ${key.alg}`)); // [ 'a RS256' ]
+ * ```
+ */
+export async function fetchJwks(url: string, options?: Omit<FetchJsonOptions, "what">): Promise<JwkKey[]> {
+  const document = (await fetchJson(url, { ...options, what: "JWKS" })) as { keys?: unknown };
+  if (!Array.isArray(document?.keys)) throw new Error(`JWKS ${url} has no "keys" array`);
+  return document.keys.map((jwk: unknown, index: number) => {
+    try {
+      return usableKey(jwk);
+    } catch (error) {
+      throw new Error(`JWKS ${url} has a key that cannot be loaded (keys[${index}])`, { cause: error });
+    }
+  }).filter((key) => key !== undefined);
+}
+
+async function loadEs256Keys(url: string, options: Omit<FetchJsonOptions, "what">): Promise<Map<string, KeyObject>> {
+  const keys = new Map<string, KeyObject>();
+  for (const { kid, alg, key } of await fetchJwks(url, options)) {
+    if (alg === "ES256" && kid !== undefined && !keys.has(kid)) keys.set(kid, key);
+  }
+  return keys;
+}
+
+function usableKey(jwk: unknown): JwkKey | undefined {
+  if (typeof jwk !== "object" || jwk === null) return undefined;
+  const { kty, crv, x, y, n, e, alg, use, kid } = jwk as Record<string, unknown>;
+  if (use !== undefined && use !== "sig") return undefined;
+  const id = typeof kid === "string" && kid !== "" ? kid : undefined;
+  if (kty === "EC" && crv === "P-256" && (alg === undefined || alg === "ES256") && typeof x === "string" && typeof y === "string") {
+    return { kid: id, alg: "ES256", key: createPublicKey({ key: { kty, crv, x, y }, format: "jwk" }) };
+  }
+  if (kty === "RSA" && (alg === undefined || alg === "RS256") && typeof n === "string" && typeof e === "string") {
+    const key = createPublicKey({ key: { kty, n, e }, format: "jwk" });
+    return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS ? { kid: id, alg: "RS256", key } : undefined;
+  }
+  return undefined;
 }

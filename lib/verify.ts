@@ -4,7 +4,7 @@
  * checked against the agent's JWKS, and a shared token (`X-A2A-Notification-Token`, or a whole
  * `Authorization` value), which is all that agents built on the official SDKs send. It needs only
  * `node:crypto`, `errors.ts` and `timing_safe_equal.ts` (not `signing.ts`), so a receiver can copy
- * the three files.
+ * the three files. Its compact-JWS pieces (split, decode, check a signature) also serve `oidc.ts`.
  * Deduplicating (on `webhook-id`, or on the body's hash when a sender gives no id) is left to the
  * caller, which owns the storage.
  *
@@ -113,23 +113,17 @@ export async function verifyWebhookJwt(
   const { jwks, audience, issuer, webhookId, now = Date.now, clockSkewSeconds = 60 } = options;
   const audiences = [audience].flat();
   if (audiences.length === 0) throw new RangeError("Cannot verify webhook JWT: no audience given");
-  const segments = token.split(".");
-  if (segments.length !== 3 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) {
-    throw refuse("MALFORMED", "Authorization does not hold a compact JWS");
-  }
-  const header = parseSegment(segments[0], "header");
+  const jws = splitCompactJws(token);
+  if (!jws) throw refuse("MALFORMED", "Authorization does not hold a compact JWS with a JSON object header");
+  const { header } = jws;
   // Only ES256: never `none`, never an HMAC alg that would treat the public key as a secret.
   if (header.alg !== "ES256") throw refuse("BAD_SIGNATURE", `JWT alg ${JSON.stringify(header.alg)} is not ES256`);
   if (header.crit !== undefined) throw refuse("MALFORMED", "JWT header has crit extensions");
   if (typeof header.kid !== "string" || header.kid === "") throw refuse("MALFORMED", "JWT header has no kid");
   const key = await resolveKey(jwks, header.kid);
-  const signature = Buffer.from(segments[2], "base64url");
-  const signed = Buffer.from(`${segments[0]}.${segments[1]}`);
-  if (key.asymmetricKeyType !== "ec" || signature.length !== 64 ||
-    !verify("sha256", signed, { key, dsaEncoding: "ieee-p1363" }, signature)) {
-    throw refuse("BAD_SIGNATURE", `JWT signature does not verify with key ${header.kid}`);
-  }
-  const claims = parseSegment(segments[1], "payload");
+  if (!verifyJwsSignature(jws, "ES256", key)) throw refuse("BAD_SIGNATURE", `JWT signature does not verify with key ${header.kid}`);
+  const claims = decodeJwtSegment(jws.payload);
+  if (!claims) throw refuse("MALFORMED", "JWT payload is not a JSON object");
   const { aud, exp, iat, nbf, iss, body_sha256, jti } = claims;
   const nowSeconds = now() / 1000;
   if (typeof exp !== "number" || typeof iat !== "number" || (nbf !== undefined && typeof nbf !== "number")) {
@@ -150,6 +144,86 @@ export async function verifyWebhookJwt(
   }
   if (webhookId !== undefined && jti !== webhookId) throw refuse("ID_MISMATCH", `JWT jti is not ${webhookId}`);
   return claims;
+}
+
+/** A compact JWS taken apart: the header decoded, the payload not yet (read it once the signature verified). */
+export interface CompactJws {
+  /** The decoded protected header. */
+  header: Record<string, unknown>;
+  /** The payload, still base64url: decode it with {@linkcode decodeJwtSegment}. */
+  payload: string;
+  /** `<header>.<payload>` as sent: the bytes the signature covers. */
+  signingInput: Buffer;
+  /** The decoded signature. */
+  signature: Buffer;
+}
+
+/**
+ * Takes a compact JWS apart: three base64url segments, the first a JSON object. Nothing is
+ * verified; callers check the header, find the key, then call {@linkcode verifyJwsSignature}.
+ *
+ * @param token The compact JWS.
+ * @returns Its parts, or `undefined` if it is not a compact JWS with a JSON object header.
+ * @throws Never.
+ * @example Split a token
+ * ```ts
+ * import { splitCompactJws } from "./verify.ts";
+ * console.log(splitCompactJws("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")?.header.alg); // ES256
+ * console.log(splitCompactJws("not-a-jwt")); // undefined
+ * ```
+ */
+export function splitCompactJws(token: string): CompactJws | undefined {
+  const segments = token.split(".");
+  if (segments.length !== 3 || !segments.every((segment) => BASE64URL_SEGMENT.test(segment))) return undefined;
+  const header = decodeJwtSegment(segments[0]);
+  if (!header) return undefined;
+  return { header, payload: segments[1], signingInput: Buffer.from(`${segments[0]}.${segments[1]}`), signature: Buffer.from(segments[2], "base64url") };
+}
+
+/**
+ * Decodes one base64url JWS segment holding a JSON object.
+ *
+ * @param segment The segment.
+ * @returns The object, or `undefined` if the segment is not JSON or not an object.
+ * @throws Never.
+ * @example Decode a payload
+ * ```ts
+ * import { decodeJwtSegment } from "./verify.ts";
+ * console.log(decodeJwtSegment("eyJzdWIiOiJhbGljZSJ9")); // { sub: 'alice' }
+ * ```
+ */
+export function decodeJwtSegment(segment: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+  } catch {
+    return undefined; // Not JSON: the callers refuse the token, which is all a reason could add.
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Checks a JWS signature with a public key for the given algorithm. The key's type must be the
+ * algorithm's: an RSA key never checks an ES256 token, nor an EC key an RS256 one.
+ *
+ * @param jws The parts from {@linkcode splitCompactJws}.
+ * @param alg `ES256` (ECDSA P-256, signature as raw `r || s`) or `RS256` (RSASSA-PKCS1-v1_5).
+ * @param key The public key.
+ * @returns Whether the signature verifies.
+ * @throws Never for a well-formed key.
+ * @example A made-up signature does not verify
+ * ```ts
+ * import { generateKeyPairSync } from "node:crypto";
+ * import { splitCompactJws, verifyJwsSignature } from "./verify.ts";
+ * const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+ * console.log(verifyJwsSignature(splitCompactJws("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")!, "ES256", publicKey)); // false
+ * ```
+ */
+export function verifyJwsSignature(jws: CompactJws, alg: "ES256" | "RS256", key: KeyObject): boolean {
+  const { signingInput, signature } = jws;
+  if (alg === "RS256") return key.asymmetricKeyType === "rsa" && verify("sha256", signingInput, key, signature);
+  // JWS carries ECDSA signatures as r || s (IEEE P1363), 64 bytes for P-256, not DER.
+  return key.asymmetricKeyType === "ec" && signature.length === 64 && verify("sha256", signingInput, { key, dsaEncoding: "ieee-p1363" }, signature);
 }
 
 /**
@@ -298,19 +372,6 @@ function secretKey(secret: string | Buffer): Buffer {
 /** `Bearer abc` and `bearer abc` are the same credentials: auth schemes are case-insensitive. */
 function lowerScheme(value: string): string {
   return value.trim().replace(/^(\S+)\s+/, (_, scheme: string) => `${scheme.toLowerCase()} `);
-}
-
-function parseSegment(segment: string, part: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
-  } catch (error) {
-    throw new WebhookVerificationError("MALFORMED", `Webhook refused: JWT ${part} is not JSON`, { cause: error });
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw refuse("MALFORMED", `JWT ${part} is not an object`);
-  }
-  return value as Record<string, unknown>;
 }
 
 async function resolveKey(jwks: KeyResolver, kid: string): Promise<KeyObject> {

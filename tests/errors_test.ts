@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { A2AError, ERROR_CODES, JournalError, SsrfError, WebhookVerificationError, invalidParams } from "../lib/errors.ts";
+import { A2AError, AuthenticationError, ERROR_CODES, JournalError, SsrfError, WebhookVerificationError, invalidParams } from "../lib/errors.ts";
 import type { ErrorCode } from "../lib/errors.ts";
 
 const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
@@ -70,4 +70,14 @@ test("JournalError, SsrfError and WebhookVerificationError carry their name, cod
   }
   assert.equal(cases[0]![0].cause, cause);
   assert.equal(cases[1]![0].cause, undefined);
+});
+
+test("AuthenticationError keeps its code, name and cause", () => {
+  const cause = new Error("fetch failed");
+  const error = new AuthenticationError("unavailable", "Cannot verify the token: keys unavailable", { cause });
+  assert.equal(error.name, "AuthenticationError");
+  assert.equal(error.code, "unavailable");
+  assert.equal(error.cause, cause);
+  assert.ok(error instanceof Error);
+  assert.equal(new AuthenticationError("invalid_token", "Token refused: it expired").code, "invalid_token");
 });

@@ -58,3 +58,8 @@ test("the client reaches no agent file, and verify.ts copies with two files", ()
   assertLeavesOut("client.ts", AGENT_FILES);
   assert.deepEqual([...importClosure("verify.ts").keys()].sort(), ["errors.ts", "timing_safe_equal.ts", "verify.ts"]);
 });
+
+test("jwks_cache.ts copies with remote_cache.ts and verify.ts's files, as the README says", () => {
+  const files = [...importClosure("jwks_cache.ts").keys()].sort();
+  assert.deepEqual(files, ["errors.ts", "jwks_cache.ts", "remote_cache.ts", "timing_safe_equal.ts", "verify.ts"]);
+});

@@ -13,7 +13,7 @@ import { WebhookVerificationError } from "../lib/errors.ts";
 import { jwksDocument, signJwt, webhookJwtClaims } from "../lib/signing.ts";
 import type { SigningKey } from "../lib/signing.ts";
 import { loadSigningKeys, rotateSigningKey } from "../lib/signing_keys.ts";
-import { JwksCache } from "../lib/jwks_cache.ts";
+import { JwksCache, fetchJwks } from "../lib/jwks_cache.ts";
 import { verifyWebhookJwt } from "../lib/verify.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -187,5 +187,26 @@ describe("JwksCache", () => {
   it("JwksCache refuses a URL that is not http(s) and a negative interval", () => {
     assert.throws(() => new JwksCache("file:///etc/jwks.json"), TypeError);
     assert.throws(() => new JwksCache(url, { minRefetchIntervalMs: -1 }), RangeError);
+  });
+
+  it("fetchJwks() keeps EC P-256 keys for ES256 and RSA keys for RS256, and leaves the others out", async () => {
+    reset([key]);
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "jwk" });
+    const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" }).publicKey.export({ format: "jwk" });
+    const [ec] = jwksDocument({ current: key }).keys;
+    document = { keys: [ec, { ...rsa, kid: "rsa" }, { ...rsa, alg: "PS256" }, { ...p384, kid: "p384" }, { ...ec, use: "enc" }, "junk", { ...rsa }] };
+    const keys = await fetchJwks(url);
+    assert.deepEqual(keys.map(({ kid, alg }) => [kid, alg]), [[key.kid, "ES256"], ["rsa", "RS256"], [undefined, "RS256"]]);
+  });
+
+  it("fetchJwks() reports a key node:crypto cannot load instead of dropping it", async () => {
+    reset([key]);
+    const [ec] = jwksDocument({ current: key }).keys;
+    document = { keys: [ec, { ...ec, kid: "off-curve", y: ec.x }] };
+    await assert.rejects(fetchJwks(url), (error: unknown) => {
+      assert.match((error as Error).message, /cannot be loaded \(keys\[1\]\)/);
+      assert.ok((error as Error).cause);
+      return true;
+    });
   });
 });
