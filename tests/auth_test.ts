@@ -7,13 +7,16 @@
  */
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
-import { Authenticator } from "../lib/auth.ts";
+import { Authenticator, openAuthenticator } from "../lib/auth.ts";
 import { TokenFile } from "../lib/auth_tokens.ts";
 import type { AgentServerOptions } from "../lib/server.ts";
-import { TEST_PUSH, startAgent, startTestReceiver, tempDir, userMessage, waitFor } from "./helpers.ts";
+import { ROOT, TEST_PUSH, startAgent, startScript, startTestReceiver, tempDir, userMessage, waitFor } from "./helpers.ts";
+import { startTestIssuer, validClaims } from "./oidc_issuer.ts";
 import type { TestAgent } from "./helpers.ts";
 
 const ALICE = "alice-token-0123456789abcdef";
@@ -251,5 +254,68 @@ test("streams: a principal past its open streams is refused with -32050, and a s
     await rpc(agent.url, ALICE, "CancelTask", { id: taskId });
   } finally {
     await agent.close();
+  }
+});
+
+test("with --oidc-issuer: JWTs from the issuer name the caller (sub); another sub gets TaskNotFound; an expired or foreign token is a 401", async () => {
+  const issuer = await startTestIssuer();
+  const auth = await openAuthenticator({ oidcIssuer: issuer.issuer, oidcAudience: "a2a-agent" });
+  const agent = await startAgent({ handler: async (_task, ctx) => void (await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve))), push: TEST_PUSH }, { auth });
+  const hook = await startTestReceiver();
+  try {
+    const alice = issuer.sign(validClaims(issuer.issuer, "a2a-agent", "alice"));
+    const bob = issuer.sign(validClaims(issuer.issuer, "a2a-agent", "bob"), { alg: "ES256" });
+    const sent = await rpc(agent.url, alice, "SendMessage", { message: userMessage({}), configuration: { returnImmediately: true, taskPushNotificationConfig: { id: "h", url: hook.url } } });
+    const taskId = sent.body.result.task.id;
+    assert.equal((await rpc(agent.url, bob, "GetTask", { id: taskId })).body.error.code, -32001);
+    assert.equal((await rpc(agent.url, bob, "CreateTaskPushNotificationConfig", { taskId, id: "h", url: "http://127.0.0.1:9/bob" })).body.error.code, -32001);
+    assert.equal((await rest(agent.url, bob, "GET", `/tasks/${taskId}`)).status, 404);
+    assert.deepEqual((await rpc(agent.url, bob, "ListTasks", {})).body.result.tasks, []);
+    assert.equal((await rpc(agent.url, alice, "GetTask", { id: taskId })).body.result.id, taskId);
+    const expired = issuer.sign({ ...validClaims(issuer.issuer, "a2a-agent", "alice"), exp: Math.floor(Date.now() / 1000) - 3600 });
+    const otherAudience = issuer.sign(validClaims(issuer.issuer, "another-agent", "alice"));
+    for (const token of [expired, otherAudience, issuer.sign(validClaims(issuer.issuer, "a2a-agent", "alice"), { key: "unknown" })]) {
+      const answer = await rpc(agent.url, token, "GetTask", { id: taskId });
+      assert.equal(answer.status, 401);
+      assert.match(answer.headers.get("www-authenticate")!, /invalid_token/);
+    }
+    const card = await (await fetch(`${agent.url}/.well-known/agent-card.json`, { headers: { "a2a-version": "1.0" } })).json();
+    assert.deepEqual(card.securitySchemes.oidc, { openIdConnectSecurityScheme: { openIdConnectUrl: `${issuer.issuer}/.well-known/openid-configuration` } });
+    await rpc(agent.url, alice, "CancelTask", { id: taskId });
+    await waitFor(() => hook.seen.some((seen) => seen.body.includes("TASK_STATE_CANCELED")), { what: "alice's webhook" });
+  } finally {
+    await agent.close();
+    await hook.close();
+    await issuer.close();
+  }
+});
+
+test("the agent script refuses --host 0.0.0.0 without authentication, with a message, and starts with --no-auth", async () => {
+  const refused = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "scripts/long_running_agent.ts"), "--host", "0.0.0.0", "--port", "0", "--data-dir", tempDir(), "--quiet"], { encoding: "utf8", timeout: 20_000, env: { ...process.env, A2A_AUTH_TOKENS: "", A2A_NO_AUTH: "" } });
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /Refusing to listen on 0\.0\.0\.0 without authentication/);
+  const started = await startScript("scripts/long_running_agent.ts", ["--host", "0.0.0.0", "--port", "0", "--data-dir", tempDir(), "--quiet", "--no-auth"]);
+  try {
+    assert.match(started.output(), /WARNING: --no-auth/);
+  } finally {
+    await started.kill("SIGTERM");
+  }
+});
+
+test("the agent script with --auth-tokens: a caller's token works, and SIGHUP reads a changed file at once", async () => {
+  const path = join(tempDir(), "tokens");
+  writeFileSync(path, `alice ${ALICE}\n`, { mode: 0o600 });
+  const agent = await startScript("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", tempDir(), "--quiet", "--auth-tokens", path]);
+  try {
+    const url = agent.url.replace(/\/$/, "");
+    assert.equal((await rpc(url, ALICE, "ListTasks", {})).status, 200);
+    assert.equal((await rpc(url, undefined, "ListTasks", {})).status, 401);
+    writeFileSync(path, `bob ${BOB}\n`);
+    agent.child.kill("SIGHUP");
+    await waitFor(() => agent.output().includes("SIGHUP: token file read again"), { what: "the reload" });
+    assert.equal((await rpc(url, BOB, "ListTasks", {})).status, 200);
+    assert.equal((await rpc(url, ALICE, "ListTasks", {})).status, 401);
+  } finally {
+    await agent.kill("SIGTERM");
   }
 });

@@ -107,3 +107,13 @@ test("decodeTaskRecord() refuses a frozen line whose head is out of order or who
   assert.equal(odd.state, "TASK_STATE_FROM_THE_FUTURE", "a state it does not know is kept as written");
   assert.deepEqual(odd.task, { id: "t" });
 });
+
+test("a frozen task's owner rides in its line's head, and a line written before owners existed still decodes", () => {
+  const owned = FrozenTask.of(finishedTask("c"), { principal: "alice", tenant: "t\"1" });
+  const line = owned.toJournalJson();
+  assert.match(line, /"timestamp":"[^"]+","principal":"alice","tenant":"t\\"1","task":/);
+  const decoded = decodeTaskRecord(line) as FrozenTask;
+  assert.deepEqual([decoded.principal, decoded.tenant, decoded.task.id], ["alice", 't"1', "t-1"]);
+  const old = decodeTaskRecord(FrozenTask.of(finishedTask("c")).toJournalJson()) as FrozenTask;
+  assert.deepEqual([old.principal, old.tenant, old.task.id], [undefined, undefined, "t-1"]);
+});

@@ -39,3 +39,31 @@ test("TaskStore.compact() keeps at most maxFinishedTasks finished tasks, droppin
   assert.equal(again.size, 11, "the journal holds what memory holds");
   await reopened.close();
 });
+
+test("TaskStore keeps each task's owner through finishing, compaction and a restart, and counts open tasks per principal", async () => {
+  const { openJournal, decodeTaskRecordAt } = { ...(await import("../lib/journal.ts")), ...(await import("../lib/frozen_task.ts")) };
+  const { tempDir } = await import("./helpers.ts");
+  const dir = tempDir();
+  const journal = await openJournal(dir, { warn: () => {}, decode: decodeTaskRecordAt });
+  const store = new TaskStore(journal);
+  const at = new Date().toISOString();
+  const make = (id: string, principal?: string, tenant?: string) => store.commit(id, () => ({ type: "task", task: { id, contextId: "c", status: { state: "TASK_STATE_SUBMITTED", timestamp: at } }, ...(principal ? { principal } : {}), ...(tenant ? { tenant } : {}) }));
+  await make("a1", "alice");
+  await make("a2", "alice", "team");
+  await make("b1", "bob");
+  await make("n1");
+  assert.deepEqual([store.openTasks("alice"), store.openTasks("bob"), store.openTasks(undefined), store.openTasks("carol")], [2, 1, 1, 0]);
+  await store.commit("a1", () => ({ type: "status", taskId: "a1", status: { state: "TASK_STATE_COMPLETED", timestamp: at } }));
+  assert.equal(store.openTasks("alice"), 1, "a finished task is no longer open");
+  assert.deepEqual([store.get("a1")?.principal, store.get("a2")?.tenant], ["alice", "team"], "the frozen task keeps its owner");
+  await store.compact(() => []);
+  await journal.close();
+  const reopened = await openJournal(dir, { warn: () => {}, decode: decodeTaskRecordAt });
+  const again = new TaskStore(reopened);
+  for (const record of await reopened.load()) again.replay(record);
+  again.freezeFinished();
+  const owners = Object.fromEntries([...again.all()].map((s) => [s.id, [s.principal, s.tenant]]));
+  assert.deepEqual(owners, { a1: ["alice", undefined], a2: ["alice", "team"], b1: ["bob", undefined], n1: [undefined, undefined] });
+  assert.deepEqual([again.openTasks("alice"), again.openTasks("bob"), again.openTasks(undefined)], [1, 1, 1]);
+  await reopened.close();
+});
