@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { test } from "node:test";
 import { NOTIFICATION_TOKEN_FILE, WebhookReceiver } from "../lib/receiver.ts";
@@ -464,4 +464,14 @@ test("webhook_receiver.ts makes its notification token at first start, keeps it 
   await optedOut.kill("SIGTERM");
   assert.match(optedOut.output(), /WARNING: proof is off/);
   assert.doesNotMatch(optedOut.output(), /notification token: in/);
+});
+
+test("WebhookReceiver.open() refuses a notification token file that is a symbolic link, and leaves the data directory unlocked", { skip: process.platform === "win32" }, async () => {
+  const dataDir = tempDir();
+  symlinkSync(`${tempDir()}/elsewhere`, `${dataDir}/${NOTIFICATION_TOKEN_FILE}`);
+  const options = { dataDir, agentUrl: "http://127.0.0.1:1", audience: ["http://127.0.0.1:9/webhook"], log: () => {} };
+  await assert.rejects(WebhookReceiver.open(options), { name: "JournalError", code: "UNSAFE" });
+  const given = await WebhookReceiver.open({ ...options, token: "T" });
+  assert.equal(given.notificationTokenFile, undefined, "a configured token needs no file");
+  await given.close();
 });
