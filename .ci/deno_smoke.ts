@@ -5,10 +5,11 @@
 
 import { spawn } from "node:child_process";
 import process from "node:process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { A2AClient } from "../lib/client.ts";
+import { NOTIFICATION_TOKEN_FILE } from "../lib/receiver.ts";
 
 const START_TIMEOUT_MS = 120_000; // The first run downloads Deno from the npm registry.
 
@@ -24,11 +25,13 @@ async function main(): Promise<void> {
     if (fetched.status.state !== "TASK_STATE_COMPLETED") throw new Error(`Deno agent: task ended ${fetched.status.state}`);
     console.log(`deno smoke: agent OK (${agentUrl}, task ${task.id} completed)`);
 
-    // 2. The receiver, also under Deno, verifies the agent's signed webhooks and fetches the result.
+    // 2. The receiver, also under Deno, verifies the agent's signed webhooks (and the token it made
+    // at start, which the push config carries) and fetches the result.
     const receiverUrl = await startUnderDeno("scripts/webhook_receiver.ts", ["--port", "0", "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl], children);
+    const token = readFileSync(join(dir, "receiver", NOTIFICATION_TOKEN_FILE), "utf8").trim();
     const pushed = await client.sendMessage({
       message: { messageId: "smoke-2", role: "ROLE_USER", parts: [{ data: { steps: 1, stepMs: 10 } }] },
-      configuration: { taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
+      configuration: { taskPushNotificationConfig: { url: `${receiverUrl}/webhook`, token } },
     });
     const deadline = Date.now() + 30_000;
     while (!(await fetch(`${receiverUrl}/tasks/${pushed.task.id}`)).ok) {

@@ -21,12 +21,20 @@ import type {
   TaskPushNotificationConfig,
 } from "./types.ts";
 
+/** Extra headers: fixed, or made for each request (e.g. a token that expires). */
+export type HeadersOption = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+
 /** Options of {@linkcode A2AClient}. */
 export interface A2AClientOptions {
   /** The fetch to use. @default globalThis.fetch */
   fetch?: typeof fetch;
-  /** Extra headers on every request (e.g. `Authorization`). */
-  headers?: Record<string, string>;
+  /** The caller's token, sent on every request as `Authorization: Bearer <token>`. @default undefined */
+  token?: string;
+  /**
+   * Extra headers on every request, the card fetch and streams included; a function is called
+   * for each request. They go after `token`, so an `Authorization` here wins. @default {}
+   */
+  headers?: HeadersOption;
   /** Per-request timeout for non-streaming calls, in ms. @default 60000 */
   timeoutMs?: number;
   /** The binding `url` speaks; `fromCardUrl` takes the card's first 1.0 interface unless this names one. @default "JSONRPC" */
@@ -52,19 +60,23 @@ export class A2AClient {
   /** The binding spoken at `url`. */
   readonly binding: "JSONRPC" | "HTTP+JSON";
   #fetch: typeof fetch;
-  #headers: Record<string, string>;
+  #token: string | undefined;
+  #headers: HeadersOption;
   #timeoutMs: number;
   #nextId = 1;
 
   /**
    * @param url The interface URL from the card (for JSON-RPC, the endpoint itself).
    * @param options See {@linkcode A2AClientOptions}.
+   * @throws {RangeError} If `token` is empty.
    */
   constructor(url: string, options: A2AClientOptions = {}) {
-    const { fetch: fetchFn = globalThis.fetch, headers = {}, timeoutMs = 60_000, binding = "JSONRPC" } = options;
+    const { fetch: fetchFn = globalThis.fetch, token, headers = {}, timeoutMs = 60_000, binding = "JSONRPC" } = options;
+    if (token === "") throw new RangeError("Cannot create an A2A client: token is empty");
     this.url = url;
     this.binding = binding;
     this.#fetch = fetchFn;
+    this.#token = token;
     this.#headers = headers;
     this.#timeoutMs = timeoutMs;
   }
@@ -77,12 +89,15 @@ export class A2AClient {
    * @param options See {@linkcode A2AClientOptions}.
    * @returns The client; its `card` holds the card.
    * @throws {Error} If the card cannot be read or lists no such interface.
+   * @throws {RangeError} If `token` is empty.
    */
   static async fromCardUrl(baseUrl: string, options: A2AClientOptions = {}): Promise<A2AClient & { card: AgentCard }> {
     const fetchFn = options.fetch ?? globalThis.fetch;
     const url = new URL("/.well-known/agent-card.json", baseUrl);
-    // The version header asks for the v1.0 card (without the v0.3 compatibility keys).
-    const response = await fetchFn(url, { headers: { "A2A-Version": "1.0", ...options.headers }, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
+    // The version header asks for the v1.0 card (without the v0.3 compatibility keys). The card is
+    // public, but an agent may answer callers it knows with more: the caller's headers go along.
+    const headers = await requestHeaders({ "A2A-Version": "1.0" }, options.token, options.headers ?? {});
+    const response = await fetchFn(url, { headers, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
     if (!response.ok) throw new Error(`Cannot read agent card at ${url}: HTTP ${response.status}`);
     const card = (await response.json()) as AgentCard;
     // The card lists interfaces in the agent's order of preference: take the first this client speaks.
@@ -200,26 +215,47 @@ export class A2AClient {
     }
   }
 
-  #post(method: string, params: unknown, signal: AbortSignal): Promise<Response> {
+  async #post(method: string, params: unknown, signal: AbortSignal): Promise<Response> {
     const body = JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params });
-    return this.#fetch(this.url, {
+    return await this.#fetch(this.url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "A2A-Version": "1.0", ...this.#headers },
+      headers: await requestHeaders({ "Content-Type": "application/json", "A2A-Version": "1.0" }, this.#token, this.#headers),
       body,
       signal,
     });
   }
 
-  #send(request: HttpRequest, signal: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { "A2A-Version": "1.0", ...this.#headers };
-    if (request.body !== undefined) headers["Content-Type"] = "application/a2a+json";
-    return this.#fetch(`${this.url.replace(/\/+$/, "")}${request.path}`, {
+  async #send(request: HttpRequest, signal: AbortSignal): Promise<Response> {
+    const base: Record<string, string> = { "A2A-Version": "1.0" };
+    if (request.body !== undefined) base["Content-Type"] = "application/a2a+json";
+    const headers = await requestHeaders(base, this.#token, this.#headers);
+    return await this.#fetch(`${this.url.replace(/\/+$/, "")}${request.path}`, {
       method: request.method,
       headers,
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
       signal,
     });
   }
+}
+
+/**
+ * One request's headers: the client's own, then `Authorization` from the token, then the caller's
+ * (made now, when a function). A later header replaces an earlier one of the same name in any
+ * case, so that `fetch` never joins two `Authorization` values into one.
+ */
+async function requestHeaders(base: Record<string, string>, token: string | undefined, extra: HeadersOption): Promise<Record<string, string>> {
+  const layers = [base, token === undefined ? {} : { Authorization: `Bearer ${token}` }, typeof extra === "function" ? await extra() : extra];
+  const merged: Record<string, string> = {};
+  const names = new Map<string, string>(); // Lower-case name -> the spelling kept.
+  for (const layer of layers) {
+    for (const [name, value] of Object.entries(layer)) {
+      const previous = names.get(name.toLowerCase());
+      if (previous !== undefined) delete merged[previous];
+      names.set(name.toLowerCase(), name);
+      merged[name] = value;
+    }
+  }
+  return merged;
 }
 
 /** The answer's JSON; with `emptyOk`, an empty body (a 204 to a DELETE, as some servers send) is `{}`. */

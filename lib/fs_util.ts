@@ -1,12 +1,15 @@
 /**
- * File-system steps the durable writers share (the journal, its compaction, the signing key file):
- * making a rename or link durable, writing a whole buffer at a position, and keeping the data
- * directory and its files private. What is written, and when, is the callers' business.
+ * File-system steps the durable writers share (the journal, its compaction, the signing key file,
+ * the receiver's token): making a rename or link durable, writing a whole buffer at a position,
+ * keeping the data directory and its files private, and a secret token kept in a file. What is
+ * written, and when, is the callers' business.
  *
  * @module
  */
 
-import { lstat, mkdir, open, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, lstat, mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import process from "node:process";
 import { JournalError } from "./errors.ts";
@@ -130,14 +133,57 @@ export async function prepareDataDirectory(dir: string): Promise<void> {
  * ```
  */
 export async function openPrivateFile(path: string, openFile: (path: string, flags: string, mode?: number) => Promise<FileHandle> = open): Promise<FileHandle> {
-  const existing = await lstat(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return undefined;
-    throw error;
-  });
+  const existing = await lstatIfPresent(path);
   if (existing?.isSymbolicLink()) {
     throw new JournalError("UNSAFE", `${path} is a symbolic link: a2a-push writes only its own files; replace the link by the file it points to`);
   }
   const handle = await openFile(path, "a+", 0o600);
   if (process.platform !== "win32" && existing && (existing.mode & 0o077) !== 0) await handle.chmod(0o600);
   return handle;
+}
+
+/**
+ * Reads the secret token kept in `path`, making it first when the file is missing: 24 random
+ * bytes in hex (never a leading `-` that a command line would take for a flag), written 0600 and
+ * created exclusively, so concurrent first starts agree on one token. Like the journal, it is never
+ * read through a symbolic link, and a file with looser permissions is made private.
+ *
+ * @param path The file, in a data directory that exists.
+ * @returns The token.
+ * @throws {JournalError} `UNSAFE` for a symbolic link.
+ * @throws {Error} If the file cannot be read or written, or is empty.
+ *
+ * @example Load (or make) a token
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { loadOrMakeToken } from "./fs_util.ts";
+ * const token = await loadOrMakeToken(join(mkdtempSync(join(tmpdir(), "t-")), "notification_token"));
+ * console.log(token.length); // 48
+ * ```
+ */
+export async function loadOrMakeToken(path: string): Promise<string> {
+  let existing = await lstatIfPresent(path);
+  if (!existing) {
+    await writeFile(path, `${randomBytes(24).toString("hex")}\n`, { mode: 0o600, flag: "wx" }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error; // Another start made it first: read that one.
+    });
+    existing = await lstatIfPresent(path);
+  }
+  if (existing?.isSymbolicLink()) {
+    throw new JournalError("UNSAFE", `${path} is a symbolic link: a2a-push reads its secrets only from its own files; replace the link by the file it points to`);
+  }
+  if (process.platform !== "win32" && existing && (existing.mode & 0o077) !== 0) await chmod(path, 0o600);
+  const token = (await readFile(path, "utf8")).trim();
+  if (token === "") throw new Error(`Cannot use token file ${path}: it is empty; delete it to have a new token made`);
+  return token;
+}
+
+/** The file's own status (a link's, not its target's), or undefined when there is none. */
+async function lstatIfPresent(path: string): Promise<Stats | undefined> {
+  return await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
 }

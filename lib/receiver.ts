@@ -6,7 +6,13 @@
  * an acknowledged event is never lost and a redelivery, even after a restart, is recognised by its
  * `webhook-id`. Processing comes after the answer: when a task reaches a terminal state, the full
  * task is fetched from the agent with `GetTask` and kept. `GET /events` and `GET /tasks/<id>` show
- * what arrived.
+ * what arrived, to the owner only (`read_access.ts`).
+ *
+ * The agent signs a webhook for any URL any caller names, so its JWT proves who sent a webhook but
+ * not that this receiver's owner asked for it: a stranger could point a push config of their own
+ * task here and have the agent post about it. So by default a webhook must also carry the proof
+ * the owner gave the agent: the notification token (`X-A2A-Notification-Token`, made and kept in
+ * the data directory when none is configured) or the configured `Authorization` credentials.
  *
  * @module
  */
@@ -14,8 +20,10 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { setTimeout } from "node:timers";
+import { join } from "node:path";
 import { A2AClient } from "./client.ts";
 import { JournalError, WebhookVerificationError } from "./errors.ts";
+import { loadOrMakeToken } from "./fs_util.ts";
 import { openJournal } from "./journal.ts";
 import { escapeLogText } from "./log_text.ts";
 import type { FileJournal } from "./journal.ts";
@@ -24,47 +32,17 @@ import type { Route } from "./http_util.ts";
 import type { Task } from "./types.ts";
 import { TERMINAL_STATES } from "./types.ts";
 import { JwksCache } from "./jwks_cache.ts";
+import { readersOnly } from "./read_access.ts";
 import { describeEvent } from "./received_event.ts";
 import type { ReceivedEvent } from "./received_event.ts";
-
-export type { ReceivedEvent } from "./received_event.ts";
+import type { ReceiverOptions } from "./receiver_options.ts";
 import { verifyWebhook } from "./verify.ts";
 
-/** Options of {@linkcode WebhookReceiver.open}. */
-export interface ReceiverOptions {
-  /** Where the receiver's journal lives. */
-  dataDir: string;
-  /** The agent: GetTask goes here, and its JWKS is at `/.well-known/jwks.json`. */
-  agentUrl: string;
-  /** Standard Webhooks secrets (`whsec_...`); if set, `webhook-signature` is required. */
-  secrets?: string[];
-  /** Require the agent's ES256 JWT, checked against its JWKS. @default true */
-  jwt?: boolean;
-  /** The `aud` a JWT must name: this receiver's webhook URL(s). Required when `jwt`. */
-  audience?: string[];
-  /** Expected `X-A2A-Notification-Token` (what a push config's `token` makes SDK agents send). */
-  token?: string;
-  /**
-   * Expected whole `Authorization` value, e.g. `Bearer abc` (what a push config's `authentication`
-   * makes agents send). Both this and the agent's JWT use that header: set `jwt: false` with it.
-   */
-  authorization?: string;
-  /** Largest body accepted. @default 1 MiB */
-  maxBodyBytes?: number;
-  /** One line per accepted, duplicate or refused webhook. @default console.log */
-  log?: (line: string) => void;
-  /** The fetch for GetTask and the JWKS. @default globalThis.fetch */
-  fetch?: typeof fetch;
-  /** The clock, in ms. @default Date.now */
-  now?: () => number;
-  /**
-   * Events (and fetched results) are remembered this long after they arrived, to recognise
-   * redeliveries; an agent retries for about three days. @default 7 days
-   */
-  retentionMs?: number;
-  /** Compact the journal once it holds 4 times the live records and at least this many. @default 10000 */
-  compactionMinRecords?: number;
-}
+export type { ReceivedEvent } from "./received_event.ts";
+export type { ReceiverOptions } from "./receiver_options.ts";
+
+/** The file in the data directory that keeps the notification token the receiver made itself. */
+export const NOTIFICATION_TOKEN_FILE = "notification_token";
 
 const FETCH_ATTEMPTS = 5;
 const COMPACTION_FACTOR = 4;
@@ -90,11 +68,8 @@ export class WebhookReceiver {
   #jwks: JwksCache | undefined;
   #client: A2AClient;
   /** The whole dispatch of {@linkcode WebhookReceiver.handle}, in match order. */
-  #routes: Route[] = [
-    { path: "/webhook", methods: { POST: (req, res, { body }) => this.#receive(req, res, body) } },
-    { path: "/events", methods: { GET: (_req, res) => sendJson(res, 200, { events: this.events() }) } },
-    { path: /^\/tasks\/(.*)$/, methods: { GET: (_req, res, { params }) => this.#sendResult(res, params[0]!) } },
-  ];
+  #routes: Route[];
+  #tokenFile: string | undefined;
   #events = new Map<string, ReceivedEvent>();
   #results = new Map<string, Task>();
   #processing = new Set<Promise<void>>();
@@ -102,13 +77,29 @@ export class WebhookReceiver {
   #accepting = new Map<string, Promise<void>>();
   #closed = false;
 
-  /** Use {@linkcode WebhookReceiver.open}. */
-  constructor(journal: FileJournal, options: ReceiverOptions) {
+  /**
+   * Use {@linkcode WebhookReceiver.open}.
+   *
+   * @param journal The receiver's journal, open.
+   * @param options See {@linkcode ReceiverOptions}; `token` already resolved.
+   * @param tokenFile Where `token` was read from, when the receiver made it.
+   * @throws {RangeError} If `readToken` or `agentToken` is empty.
+   */
+  constructor(journal: FileJournal, options: ReceiverOptions, tokenFile?: string) {
     this.#journal = journal;
     this.#options = options;
+    this.#tokenFile = tokenFile;
     const base = options.agentUrl.replace(/\/$/, "");
     if (options.jwt !== false) this.#jwks = new JwksCache(`${base}/.well-known/jwks.json`, { fetch: options.fetch, now: options.now });
-    this.#client = new A2AClient(`${base}/`, { fetch: options.fetch, timeoutMs: 10_000 });
+    this.#client = new A2AClient(`${base}/`, { fetch: options.fetch, timeoutMs: 10_000, token: options.agentToken });
+    this.#routes = [
+      { path: "/webhook", methods: { POST: (req, res, { body }) => this.#receive(req, res, body) } },
+      // Every read page goes in this list, so none answers a stranger.
+      ...readersOnly([
+        { path: "/events", methods: { GET: (_req, res) => sendJson(res, 200, { events: this.events() }) } },
+        { path: /^\/tasks\/(.*)$/, methods: { GET: (_req, res, { params }) => this.#sendResult(res, params[0]!) } },
+      ], { readToken: options.readToken }),
+    ];
   }
 
   /**
@@ -116,16 +107,32 @@ export class WebhookReceiver {
    *
    * @param options See {@linkcode ReceiverOptions}.
    * @returns The receiver; terminal events whose result was not fetched yet are fetched again.
-   * @throws {JournalError} If the data directory is locked, read-only or damaged.
-   * @throws {RangeError} If no verification is configured, or `jwt` is on without `audience`.
+   * @throws {JournalError} If the data directory is locked, read-only or damaged, or the token file
+   * is a symbolic link.
+   * @throws {RangeError} If no verification is configured, `jwt` is on without `audience`, or a
+   * token is empty.
    */
   static async open(options: ReceiverOptions): Promise<WebhookReceiver> {
     const jwt = options.jwt !== false;
+    const proof = options.proof !== false;
     if (jwt && !options.audience?.length) throw new RangeError("JWT verification needs the receiver's webhook URL(s) as audience");
     if (jwt && options.authorization !== undefined) throw new RangeError("authorization and the agent's JWT both use the Authorization header: turn jwt off to check authorization");
-    if (!jwt && !options.secrets?.length && !options.token && !options.authorization) throw new RangeError("Configure at least one check: secrets, jwt, token or authorization");
+    if (options.token === "" || options.authorization === "") throw new RangeError("token and authorization must not be empty");
+    if (!jwt && !proof && !options.secrets?.length && !options.token && !options.authorization) throw new RangeError("Configure at least one check: secrets, jwt, token or authorization (or leave proof on)");
     const journal = await openJournal(options.dataDir, { fileName: "receiver.jsonl", warn: options.log });
-    const receiver = new WebhookReceiver(journal, options);
+    let receiver: WebhookReceiver;
+    try {
+      // After the journal: its lock makes this start the only one in the directory.
+      const tokenFile = proof && !options.token && !options.authorization ? join(options.dataDir, NOTIFICATION_TOKEN_FILE) : undefined;
+      const token = tokenFile ? await loadOrMakeToken(tokenFile) : options.token;
+      receiver = new WebhookReceiver(journal, { ...options, token }, tokenFile);
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+    if (!receiver.#options.token && !options.authorization) {
+      receiver.#log("WARNING: proof is off: any webhook the agent signs for this URL is accepted, also about tasks of push configs a stranger pointed here; stored and fetched as the owner's");
+    }
     for (const record of (await journal.load()) as Array<Record<string, unknown>>) receiver.#apply(record);
     for (const event of receiver.#events.values()) {
       if (event.state && TERMINAL_STATES.has(event.state) && !receiver.#results.has(event.taskId)) receiver.#process(event);
@@ -140,6 +147,19 @@ export class WebhookReceiver {
    */
   setAudience(audience: string[]): void {
     this.#options = { ...this.#options, audience };
+  }
+
+  /**
+   * The notification token push configs to this receiver must carry as `token` (configured, or
+   * made and kept in the data directory); undefined when none is checked.
+   */
+  get notificationToken(): string | undefined {
+    return this.#options.token;
+  }
+
+  /** The file holding {@linkcode WebhookReceiver.notificationToken}, when the receiver made it. */
+  get notificationTokenFile(): string | undefined {
+    return this.#tokenFile;
   }
 
   /** The checks this receiver makes, in words (for the start-up line). */

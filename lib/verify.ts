@@ -263,7 +263,9 @@ export function checkNotificationToken(
  * `secrets` → Standard Webhooks; `token`/`authorization` → {@linkcode checkNotificationToken};
  * `jwks` → the `Authorization: Bearer <jwt>` header, with `jti` bound to `webhook-id`. `jwks` and
  * `authorization` cannot both be set, since both claim the one `Authorization` header; pick one.
- * An empty `secrets` list counts as not configured.
+ * An empty `secrets` list counts as not configured. The JWT and the secrets show that the agent
+ * sent the webhook, not that you made its push config (the agent signs for any URL a caller
+ * names): give the agent a `token` in your push configs and check it here too.
  *
  * `webhook-id` and `webhook-timestamp` (within {@linkcode WEBHOOK_TOLERANCE_SECONDS}, replay
  * protection) are required with `secrets` or `jwks`, and whenever either header is sent. Senders

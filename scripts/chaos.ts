@@ -128,9 +128,10 @@ async function main(): Promise<number> {
   const receiverUrl = `http://${HOST}:${receiverPort}`;
   const secret = generateWebhookSecret();
   const adminToken = randomBytes(24).toString("hex"); // Not base64url: a leading "-" reads as a flag.
+  const notificationToken = randomBytes(24).toString("hex"); // What shows the receiver its owner made the push configs.
   const front = await startChaosFront(receiverPort, seededRandom(options.seed, 4));
   const schedule = [...RETRY_SCHEDULE_HEAD, ...Array<string>(Math.ceil(options.timeLimitMs / (RETRY_STEP_MS / 2))).fill(`${RETRY_STEP_MS}ms`)].join(",");
-  const receiver = makeProc("scripts/webhook_receiver.ts", ["--port", String(receiverPort), "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl, "--secret", secret, "--audience", front.url]);
+  const receiver = makeProc("scripts/webhook_receiver.ts", ["--port", String(receiverPort), "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl, "--secret", secret, "--token", notificationToken, "--audience", front.url]);
   const agent = makeProc("scripts/long_running_agent.ts", [
     "--port", String(agentPort), "--data-dir", join(dir, "agent"), "--allow-private-webhooks", "--quiet", "--retry-schedule", schedule,
     "--webhook-timeout", `${WEBHOOK_TIMEOUT_MS}ms`, "--webhook-secret", secret, "--admin-token", adminToken,
@@ -148,7 +149,7 @@ async function main(): Promise<number> {
     const acknowledged: string[] = [];
     const [agentDone, receiverDone] = [{ kills: 0 }, { kills: 0 }];
     const chaos = [
-      submitTasks(client, tasks, front.url, chaosStart, acknowledged, abort.signal),
+      submitTasks(client, tasks, { url: front.url, token: notificationToken }, chaosStart, acknowledged, abort.signal),
       killAt(agent, agentKills, chaosStart, abort.signal, agentDone),
       killAt(receiver, receiverKills, chaosStart, abort.signal, receiverDone),
     ];
@@ -466,7 +467,7 @@ function makeProc(script: string, args: string[]): Proc {
 }
 
 /** Submits each task at its moment; while the agent is down, retries (bounded). */
-async function submitTasks(client: A2AClient, tasks: TaskPlan[], webhook: string, start: number, acknowledged: string[], signal: AbortSignal): Promise<void> {
+async function submitTasks(client: A2AClient, tasks: TaskPlan[], pushConfig: { url: string; token: string }, start: number, acknowledged: string[], signal: AbortSignal): Promise<void> {
   for (const plan of tasks) {
     await delay(Math.max(0, start + plan.atMs - Date.now()), undefined, { signal });
     const giveUpAt = Date.now() + SUBMIT_GIVE_UP_MS;
@@ -474,7 +475,7 @@ async function submitTasks(client: A2AClient, tasks: TaskPlan[], webhook: string
       try {
         const { task } = await client.sendMessage({
           message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: plan.steps, stepMs: plan.stepMs } }] },
-          configuration: { returnImmediately: true, taskPushNotificationConfig: { url: webhook } },
+          configuration: { returnImmediately: true, taskPushNotificationConfig: pushConfig },
         });
         acknowledged.push(task.id);
         break;

@@ -7,13 +7,16 @@
  * It uses the agent (http://127.0.0.1:8001) and receiver (http://127.0.0.1:9000) you started by
  * hand, if both answer; otherwise it starts its own on free ports with temporary data directories.
  * Scenarios c (agent SIGKILL) and d (receiver outage) need processes it started itself; set
- * A2A_DEMO_OWN=1 to have it start its own even when yours are running.
+ * A2A_DEMO_OWN=1 to have it start its own even when yours are running. Every push config carries
+ * the receiver's notification token: A2A_NOTIFICATION_TOKEN, or the file the receiver keeps in its
+ * data directory (A2A_RECEIVER_DATA_DIR, default .data/receiver); A2A_RECEIVER_READ_TOKEN is sent
+ * when reading the receiver's events, if you started it with one.
  */
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +24,7 @@ import process from "node:process";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { A2AClient } from "../lib/client.ts";
+import { NOTIFICATION_TOKEN_FILE } from "../lib/receiver.ts";
 import { generateWebhookSecret, parseSecrets } from "../lib/signing.ts";
 import { loadSigningKeys } from "../lib/signing_keys.ts";
 import type { SigningKey } from "../lib/signing.ts";
@@ -41,6 +45,10 @@ interface Setup {
   client: A2AClient;
   own: boolean;
   secret: string | undefined;
+  /** The receiver's notification token, given to the agent in every push config. */
+  token: string;
+  /** Sent as a bearer token when reading the receiver's events and results, if set. */
+  readToken: string | undefined;
   agentDataDir: string;
   restartAgent?: () => Promise<void>;
   stopReceiver?: () => Promise<void>;
@@ -59,7 +67,7 @@ async function main(): Promise<number> {
     ["b. long task: stream, disconnect, webhook, fetch", longTaskWithWebhook],
     ["c. agent SIGKILLed mid-task, restarted", agentRestart],
     ["d. receiver down while the task completes", receiverOutage],
-    ["e. forged, replayed and tampered webhooks", forgery],
+    ["e. forged, replayed, tampered and strangers' webhooks", forgery],
   ];
   const results: Array<{ name: string; result: string; seconds: string; note: string }> = [];
   try {
@@ -103,7 +111,7 @@ async function quickTask({ client }: Setup): Promise<void> {
 async function longTaskWithWebhook(setup: Setup): Promise<void> {
   const steps = 5;
   const controller = new AbortController();
-  const stream = setup.client.sendStreamingMessage({ message: message({ steps, stepMs: 300 }), configuration: { taskPushNotificationConfig: { url: `${setup.receiverUrl}/webhook` } } }, { signal: controller.signal });
+  const stream = setup.client.sendStreamingMessage({ message: message({ steps, stepMs: 300 }), configuration: { taskPushNotificationConfig: pushConfig(setup) } }, { signal: controller.signal });
   const first = (await stream.next().catch((error: Error) => {
     const hint = /refused/.test(error.message) ? " (start the agent with --allow-private-webhooks to let it call a receiver on this machine)" : "";
     throw new Error(`${error.message}${hint}`);
@@ -121,7 +129,7 @@ async function longTaskWithWebhook(setup: Setup): Promise<void> {
 async function agentRestart(setup: Setup): Promise<string | void> {
   if (!setup.restartAgent) return "SKIP the agent was not started by this script; try it by hand: Ctrl-C it mid-task and start it again";
   const steps = 6;
-  const { task } = await setup.client.sendMessage({ message: message({ steps, stepMs: 250 }), configuration: { returnImmediately: true, taskPushNotificationConfig: { url: `${setup.receiverUrl}/webhook` } } });
+  const { task } = await setup.client.sendMessage({ message: message({ steps, stepMs: 250 }), configuration: { returnImmediately: true, taskPushNotificationConfig: pushConfig(setup) } });
   await waitForEvent(setup, task.id, "TASK_STATE_WORKING", steps, "step 2/");
   console.log("  SIGKILL the agent during step 3, then start it again");
   await setup.restartAgent();
@@ -137,7 +145,7 @@ async function agentRestart(setup: Setup): Promise<string | void> {
 async function receiverOutage(setup: Setup): Promise<string | void> {
   if (!setup.stopReceiver || !setup.startReceiver) return "SKIP the receiver was not started by this script; try it by hand: stop it, run a task, start it again";
   await setup.stopReceiver();
-  const { task } = await setup.client.sendMessage({ message: message({ steps: 2, stepMs: 100 }), configuration: { taskPushNotificationConfig: { url: `${setup.receiverUrl}/webhook` } } });
+  const { task } = await setup.client.sendMessage({ message: message({ steps: 2, stepMs: 100 }), configuration: { taskPushNotificationConfig: pushConfig(setup) } });
   expect(task.status.state === "TASK_STATE_COMPLETED", `task ended ${task.status.state}`);
   console.log("  the task completed while the receiver was down; starting the receiver again");
   await setup.startReceiver();
@@ -145,7 +153,11 @@ async function receiverOutage(setup: Setup): Promise<string | void> {
   console.log("  the completion arrived from the retry loop");
 }
 
-/** e. Webhooks an attacker could send: each must be refused and never recorded. */
+/**
+ * e. Webhooks an attacker could send: each must be refused and never recorded. The forged ones
+ * carry the notification token, as if it had leaked, so that the signatures are what refuse them;
+ * the agent's own signature on a push config a stranger made to this URL lacks the token.
+ */
 async function forgery(setup: Setup): Promise<string | void> {
   const url = `${setup.receiverUrl}/webhook`;
   const jwks = (await (await fetch(`${setup.agentUrl}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
@@ -155,16 +167,18 @@ async function forgery(setup: Setup): Promise<string | void> {
   const attacker = new WebhookSender({ secrets: parseSecrets(generateWebhookSecret()), keys: () => ({ current: forger }), issuer: () => setup.agentUrl });
   const body = JSON.stringify({ statusUpdate: { taskId: "forged-task", contextId: "c", status: { state: "TASK_STATE_COMPLETED", timestamp: new Date().toISOString() } } });
   const attempts: Array<[string, Record<string, string>, string]> = [];
-  const id = () => `msg_forged${crypto.randomUUID().replaceAll("-", "")}`;
-  attempts.push(["bad signature", attacker.headers({ id: id(), taskId: "forged-task", url, body }), body]);
-  const replayed = attacker.headers({ id: id(), taskId: "forged-task", url, body });
+  const forged = () => ({ id: `msg_forged${crypto.randomUUID().replaceAll("-", "")}`, taskId: "forged-task", url, body, token: setup.token });
+  attempts.push(["bad signature", attacker.headers(forged()), body]);
+  const replayed = attacker.headers(forged());
   replayed["webhook-timestamp"] = String(Math.floor(Date.now() / 1000) - 600);
   attempts.push(["replayed, 10 minutes old", replayed, body]);
   // Tampering needs a genuine signature to tamper with: the agent's key or the shared secret.
   const genuine = await genuineSender(setup);
   let note = "";
-  if (genuine) attempts.push(["tampered body", genuine.headers({ id: id(), taskId: "forged-task", url, body }), body.replace("COMPLETED", "FAILED")]);
-  else note = "tampered-body check not run: needs the agent's data dir or A2A_WEBHOOK_SECRET";
+  if (genuine) {
+    attempts.push(["tampered body", genuine.headers(forged()), body.replace("COMPLETED", "FAILED")]);
+    attempts.push(["signed by the agent, for a stranger's push config", genuine.headers({ ...forged(), token: undefined }), body]);
+  } else note = "tampered-body and stranger checks not run: need the agent's data dir or A2A_WEBHOOK_SECRET";
   for (const [name, headers, payload] of attempts) {
     const response = await fetch(url, { method: "POST", headers, body: payload });
     const answer = (await response.json()) as { reason?: string };
@@ -177,6 +191,11 @@ async function forgery(setup: Setup): Promise<string | void> {
 }
 
 // ---- helpers, in the order the scenarios use them ----
+
+/** A push config to the receiver, with the token that shows the receiver's owner made it. */
+function pushConfig(setup: Setup) {
+  return { url: `${setup.receiverUrl}/webhook`, token: setup.token };
+}
 
 function message(data: unknown) {
   return { messageId: crypto.randomUUID(), role: "ROLE_USER" as const, parts: [{ data }] };
@@ -201,12 +220,12 @@ async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, w
 }
 
 async function receiverEvents(setup: Setup): Promise<ReceivedEvent[]> {
-  const response = await fetch(`${setup.receiverUrl}/events`).catch(() => undefined);
+  const response = await fetch(`${setup.receiverUrl}/events`, { headers: readHeaders(setup.readToken) }).catch(() => undefined);
   return response?.ok ? ((await response.json()) as { events: ReceivedEvent[] }).events : [];
 }
 
 async function receiverResult(setup: Setup, taskId: string): Promise<Task | undefined> {
-  const response = await fetch(`${setup.receiverUrl}/tasks/${taskId}`).catch(() => undefined);
+  const response = await fetch(`${setup.receiverUrl}/tasks/${taskId}`, { headers: readHeaders(setup.readToken) }).catch(() => undefined);
   return response?.ok ? ((await response.json()) as Task) : undefined;
 }
 
@@ -232,17 +251,31 @@ async function genuineSender(setup: Setup): Promise<WebhookSender | undefined> {
   return new WebhookSender({ secrets: parseSecrets(setup.secret), keys: () => keys, issuer: () => setup.agentUrl });
 }
 
-async function answers(url: string): Promise<boolean> {
-  return fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+function readHeaders(readToken: string | undefined): Record<string, string> {
+  return readToken ? { authorization: `Bearer ${readToken}` } : {};
+}
+
+async function answers(url: string, readToken?: string): Promise<boolean> {
+  return fetch(url, { headers: readHeaders(readToken), signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+}
+
+/** The receiver's notification token: given, or from the file the receiver made in its data directory. */
+function notificationToken(receiverDataDir: string): string {
+  const file = join(receiverDataDir, NOTIFICATION_TOKEN_FILE);
+  if (process.env.A2A_NOTIFICATION_TOKEN) return process.env.A2A_NOTIFICATION_TOKEN;
+  if (!existsSync(file)) throw new Error(`No notification token: set A2A_NOTIFICATION_TOKEN to the receiver's --token, or A2A_RECEIVER_DATA_DIR to its data directory (no ${file})`);
+  return readFileSync(file, "utf8").trim();
 }
 
 async function setUp(): Promise<Setup> {
   // A2A_DEMO_OWN=1 always starts our own processes (the test suite does, to control them).
   const useRunning = process.env.A2A_DEMO_OWN !== "1";
-  if (useRunning && (await answers(`${DEFAULT_AGENT_URL}/.well-known/agent-card.json`)) && (await answers(`${DEFAULT_RECEIVER_URL}/events`))) {
+  const readToken = process.env.A2A_RECEIVER_READ_TOKEN || undefined;
+  if (useRunning && (await answers(`${DEFAULT_AGENT_URL}/.well-known/agent-card.json`)) && (await answers(`${DEFAULT_RECEIVER_URL}/events`, readToken))) {
     return {
       agentUrl: DEFAULT_AGENT_URL, receiverUrl: DEFAULT_RECEIVER_URL, client: new A2AClient(`${DEFAULT_AGENT_URL}/`), own: false,
-      secret: process.env.A2A_WEBHOOK_SECRET, agentDataDir: process.env.A2A_DATA_DIR ?? join(ROOT, ".data/agent"), stop: async () => {},
+      secret: process.env.A2A_WEBHOOK_SECRET, token: notificationToken(process.env.A2A_RECEIVER_DATA_DIR ?? join(ROOT, ".data/receiver")), readToken,
+      agentDataDir: process.env.A2A_DATA_DIR ?? join(ROOT, ".data/agent"), stop: async () => {},
     };
   }
   const dir = mkdtempSync(join(tmpdir(), "a2a-push-demo-"));
@@ -250,13 +283,16 @@ async function setUp(): Promise<Setup> {
   const agentUrl = `http://127.0.0.1:${agentPort}`;
   const receiverUrl = `http://127.0.0.1:${receiverPort}`;
   const secret = generateWebhookSecret();
-  const env = { A2A_WEBHOOK_SECRET: secret };
+  // Yours may be set in this shell: ours make their own token, and read from loopback.
+  const env = { A2A_WEBHOOK_SECRET: secret, A2A_NOTIFICATION_TOKEN: "", A2A_RECEIVER_READ_TOKEN: "", A2A_NO_PROOF: "" };
   const agentArgs = ["--port", String(agentPort), "--data-dir", join(dir, "agent"), "--allow-private-webhooks", "--retry-schedule", "0,250ms,500ms,1s,2s,2s,2s,2s,2s,2s,2s,2s"];
   const receiverArgs = ["--port", String(receiverPort), "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl];
   let agent = await startChild("scripts/long_running_agent.ts", agentArgs, env);
   let receiver: ChildProcess | undefined = await startChild("scripts/webhook_receiver.ts", receiverArgs, env);
+  // Our receiver made its token at first start, as yours did: read it where it keeps it.
+  const token = readFileSync(join(dir, "receiver", NOTIFICATION_TOKEN_FILE), "utf8").trim();
   return {
-    agentUrl, receiverUrl, client: new A2AClient(`${agentUrl}/`), own: true, secret, agentDataDir: join(dir, "agent"),
+    agentUrl, receiverUrl, client: new A2AClient(`${agentUrl}/`), own: true, secret, token, readToken: undefined, agentDataDir: join(dir, "agent"),
     restartAgent: async () => {
       await stopChild(agent, "SIGKILL");
       agent = await startChild("scripts/long_running_agent.ts", agentArgs, env);

@@ -6,9 +6,13 @@
  *
  *   npx tsx scripts/webhook_receiver.ts [--port 9000] [--host 127.0.0.1] [--data-dir .data/receiver]
  *       [--agent-url http://127.0.0.1:8001] [--secret whsec_...] [--token T] [--authorization "Bearer X"]
- *       [--audience URL] [--no-jwt]
+ *       [--audience URL] [--no-jwt] [--no-proof] [--read-token R] [--agent-token A]
  *
- * `GET /events` lists accepted events; `GET /tasks/<id>` shows a fetched result.
+ * Every webhook must carry the notification token (`--token`, or the one it makes in
+ * `<data-dir>/notification_token`): give it to the agent as the push config's `token`. The agent
+ * signs for any URL anyone names, so its signature alone does not show that you asked for the
+ * webhook. `GET /events` lists accepted events; `GET /tasks/<id>` shows a fetched result; both
+ * answer only loopback callers, or those sending `Authorization: Bearer <read token>`.
  */
 
 import process from "node:process";
@@ -28,8 +32,13 @@ async function main(): Promise<void> {
       authorization: { type: "string", default: process.env.A2A_NOTIFICATION_AUTHORIZATION },
       audience: { type: "string", default: process.env.A2A_WEBHOOK_AUDIENCE },
       "no-jwt": { type: "boolean", default: process.env.A2A_NO_JWT === "1" },
+      "no-proof": { type: "boolean", default: process.env.A2A_NO_PROOF === "1" },
+      "read-token": { type: "string", default: process.env.A2A_RECEIVER_READ_TOKEN },
+      "agent-token": { type: "string", default: process.env.A2A_AGENT_TOKEN },
     },
   });
+  // An empty variable (`A2A_NOTIFICATION_TOKEN=`) means unset, not a token everyone knows.
+  const given = (value: string | undefined) => (value === "" ? undefined : value);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0-65535, got ${values.port}`);
 
@@ -42,8 +51,11 @@ async function main(): Promise<void> {
     jwt: !values["no-jwt"],
     // The real audience needs the port, known only after listen when --port 0: filled in below.
     audience: audience ?? ["pending"],
-    token: values.token,
-    authorization: values.authorization,
+    token: given(values.token),
+    authorization: given(values.authorization),
+    proof: !values["no-proof"],
+    readToken: given(values["read-token"]),
+    agentToken: given(values["agent-token"]),
   });
 
   // 3. Serve.
@@ -60,6 +72,9 @@ async function main(): Promise<void> {
     console.warn("WARNING: webhooks are only token-authenticated: anyone who learns the token can forge them, and nothing stops a replay but deduplication.");
   }
   console.log(`checks: ${receiver.checks.join(" + ")}`);
+  // The path, never the token: logs are read by more people than the data directory.
+  if (receiver.notificationTokenFile) console.log(`notification token: in ${receiver.notificationTokenFile}; give it to the agent as the push config's "token"`);
+  console.log(`reads (GET /events, /tasks/<id>): ${given(values["read-token"]) ? "with Authorization: Bearer <read token>" : "from loopback only"}`);
   console.log(`listening on http://${shownHost}:${actualPort}`);
 
   // 4. Stop cleanly.

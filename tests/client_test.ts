@@ -264,3 +264,52 @@ test("A2AClient.stream() with a signal already aborted rejects at once instead o
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test("A2AClient with a token sends Authorization: Bearer <token> on every binding, streams and the card fetch included", async () => {
+  const server = await startScripted((seen, res) => {
+    if (seen.url.endsWith(":subscribe") || JSON.parse(seen.body || "{}").method === "SubscribeToTask") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const event = { task: { id: "t1" } };
+      return void res.end(`data: ${JSON.stringify(seen.url === "/rpc" ? { jsonrpc: "2.0", id: 1, result: event } : event)}\n\n`);
+    }
+    if (seen.url === "/rpc") return json(res, 200, { jsonrpc: "2.0", id: JSON.parse(seen.body).id, result: { id: "t1" } });
+    json(res, 200, { id: "t1" });
+  });
+  try {
+    for (const client of [new A2AClient(`${server.url}/rpc`, { token: "caller-token" }), new A2AClient(server.url, { binding: "HTTP+JSON", token: "caller-token" })]) {
+      await client.getTask({ id: "t1" });
+      for await (const _ of client.subscribeToTask({ id: "t1" })) { /* one event */ }
+    }
+    assert.equal(server.seen.length, 4);
+    for (const seen of server.seen) assert.equal(seen.headers.authorization, "Bearer caller-token", `${seen.method} ${seen.url}`);
+  } finally {
+    await server.close();
+  }
+  const { fetchFn, asked } = cardFetch(cardWith(INTERFACES));
+  await A2AClient.fromCardUrl("http://agent.example", { fetch: fetchFn, token: "caller-token" });
+  assert.deepEqual(asked[0]!.headers, { "A2A-Version": "1.0", Authorization: "Bearer caller-token" });
+});
+
+test("A2AClient calls a headers function for each request, so an expiring token is fresh on every call", async () => {
+  const server = await startScripted((seen, res) => json(res, 200, { jsonrpc: "2.0", id: JSON.parse(seen.body).id, result: {} }));
+  let minted = 0;
+  try {
+    const client = new A2AClient(`${server.url}/rpc`, { headers: async () => ({ authorization: `Bearer short-lived-${++minted}` }) });
+    await client.getTask({ id: "t1" });
+    await client.listTasks();
+    assert.deepEqual(server.seen.map((s) => s.headers.authorization), ["Bearer short-lived-1", "Bearer short-lived-2"]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("A2AClient headers replace the token's Authorization whatever their case: one value is sent, never two joined", async () => {
+  const server = await startScripted((seen, res) => json(res, 200, { jsonrpc: "2.0", id: JSON.parse(seen.body).id, result: {} }));
+  try {
+    await new A2AClient(`${server.url}/rpc`, { token: "static", headers: () => ({ authorization: "Bearer from-headers" }) }).getTask({ id: "t1" });
+    assert.equal(server.seen[0]!.headers.authorization, "Bearer from-headers");
+  } finally {
+    await server.close();
+  }
+  assert.throws(() => new A2AClient("http://agent.example/", { token: "" }), RangeError);
+});

@@ -542,10 +542,13 @@ test("header injection in token, credentials, scheme or id is refused with -3260
   }
 });
 
-/** A receiver (HMAC only) on a free port. */
+/** The notification token the HMAC receiver's push configs carry. */
+const NOTIFICATION_TOKEN = "hostile-test-token";
+
+/** A receiver (HMAC and the notification token) on a free port. */
 async function startHmacReceiver(dataDir = tempDir()) {
   const logs: string[] = [];
-  const receiver = await WebhookReceiver.open({ dataDir, agentUrl: "http://127.0.0.1:1", jwt: false, secrets: [SECRET], log: (line) => logs.push(line), fetch: async () => Response.json({}, { status: 503 }) });
+  const receiver = await WebhookReceiver.open({ dataDir, agentUrl: "http://127.0.0.1:1", jwt: false, secrets: [SECRET], token: NOTIFICATION_TOKEN, log: (line) => logs.push(line), fetch: async () => Response.json({}, { status: 503 }) });
   const server = receiver.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
@@ -563,7 +566,7 @@ async function startHmacReceiver(dataDir = tempDir()) {
   };
 }
 
-/** Headers signed with the shared secret, as the agent makes them. */
+/** Headers signed with the shared secret, as the agent makes them for a push config with the token. */
 function signedHeaders(body: string, options: { id?: string; timestamp?: number } = {}): Record<string, string> {
   const { id = `msg_${crypto.randomUUID().replaceAll("-", "")}`, timestamp = Math.floor(Date.now() / 1000) } = options;
   return {
@@ -571,6 +574,7 @@ function signedHeaders(body: string, options: { id?: string; timestamp?: number 
     "webhook-id": id,
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signStandardWebhook(id, timestamp, body, [decodeSecret(SECRET)]),
+    "x-a2a-notification-token": NOTIFICATION_TOKEN,
   };
 }
 

@@ -51,7 +51,7 @@ test("importClosure() follows import type and value imports (the server reaches 
 
 test("the receiver copies without the agent: its closure has verify.ts and none of the agent's files", () => {
   const closure = assertLeavesOut("receiver.ts", AGENT_FILES);
-  for (const file of ["verify.ts", "http_util.ts", "client.ts", "journal.ts"]) assert.ok(closure.has(file), file);
+  for (const file of ["verify.ts", "http_util.ts", "client.ts", "journal.ts", "read_access.ts"]) assert.ok(closure.has(file), file);
 });
 
 test("the client reaches no agent file, and verify.ts copies with two files", () => {

@@ -41,13 +41,13 @@ test("a webhook whose JWT kid holds a newline and escapes is refused with a one-
   const jwks = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"keys":[]}'));
   await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
   const agentUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}`;
-  const receiver = await WebhookReceiver.open({ dataDir: tempDir(), agentUrl, audience: ["http://x/webhook"], log: (line) => lines.push(line) });
+  const receiver = await WebhookReceiver.open({ dataDir: tempDir(), agentUrl, audience: ["http://x/webhook"], token: "T", log: (line) => lines.push(line) });
   const server = receiver.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
     const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
     const jwt = `${segment({ alg: "ES256", kid: "k1\naccepted msg_forged task t statusUpdate\u001b[0m" })}.${segment({})}.${Buffer.alloc(64).toString("base64url")}`;
-    const headers = { "content-type": "application/json", "webhook-id": "msg_1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), authorization: `Bearer ${jwt}` };
+    const headers = { "content-type": "application/json", "x-a2a-notification-token": "T", "webhook-id": "msg_1", "webhook-timestamp": String(Math.floor(Date.now() / 1000)), authorization: `Bearer ${jwt}` };
     const response = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/webhook`, { method: "POST", headers, body: "{}" });
     assert.equal(response.status, 401);
     await response.arrayBuffer();

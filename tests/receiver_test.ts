@@ -1,19 +1,22 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { test } from "node:test";
-import { WebhookReceiver } from "../lib/receiver.ts";
+import { NOTIFICATION_TOKEN_FILE, WebhookReceiver } from "../lib/receiver.ts";
 import type { ReceiverOptions } from "../lib/receiver.ts";
 import { parseSecrets, signJwt, webhookJwtClaims } from "../lib/signing.ts";
 import { WebhookSender } from "../lib/webhook_sender.ts";
-import { TEST_PUSH, startAgent, tempDir, userMessage, waitFor } from "./helpers.ts";
+import { TEST_PUSH, startAgent, startScript, tempDir, userMessage, waitFor } from "./helpers.ts";
 import type { TestAgent } from "./helpers.ts";
 
 const SECRET = TEST_PUSH.secrets;
+/** The notification token the receivers here expect, as their owner gave it to the agent. */
+const TOKEN = "receiver-test-token";
 
 /** A receiver served on a free port, its JWT audience set to its own webhook URL. */
 async function startReceiver(agentUrl: string, options: Partial<ReceiverOptions> = {}) {
   const dataDir = options.dataDir ?? tempDir();
-  const receiver = await WebhookReceiver.open({ agentUrl, audience: ["pending"], secrets: [SECRET], log: () => {}, ...options, dataDir });
+  const receiver = await WebhookReceiver.open({ agentUrl, audience: ["pending"], secrets: [SECRET], token: TOKEN, log: () => {}, ...options, dataDir });
   const server = receiver.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/webhook`;
@@ -30,10 +33,10 @@ async function startReceiver(agentUrl: string, options: Partial<ReceiverOptions>
   };
 }
 
-/** A genuine webhook as the agent would sign it, to send as is or tampered. */
+/** A genuine webhook as the agent would sign it for the owner's push config, to send as is or tampered. */
 function genuine(agent: TestAgent, url: string, body: string, id = `msg_${crypto.randomUUID().replaceAll("-", "")}`) {
   const sender = new WebhookSender({ secrets: parseSecrets(SECRET), keys: () => agent.agent.signingKeys, issuer: () => agent.url });
-  return { headers: sender.headers({ id, taskId: "t-forged", url, body }), body };
+  return { headers: sender.headers({ id, taskId: "t-forged", url, body, token: TOKEN }), body };
 }
 
 const post = (url: string, request: { headers: Record<string, string>; body: string }) =>
@@ -45,7 +48,7 @@ test("the receiver accepts the agent's signed webhooks, records them, and fetche
   const agent = await startAgent({ handler: async (_t, ctx) => void (await ctx.addArtifact({ artifactId: "r", parts: [{ text: "the report" }] })), push: TEST_PUSH });
   const r = await startReceiver(agent.url);
   try {
-    const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: r.url } } });
+    const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: r.url, token: TOKEN } } });
     const result = await waitFor(async () => {
       const response = await fetch(r.url.replace("/webhook", `/tasks/${task.id}`));
       return response.ok && ((await response.json()) as { artifacts?: Array<{ parts: Array<{ text?: string }> }> });
@@ -179,7 +182,7 @@ test("a flood of redeliveries keeps the receiver's journal bounded, and events p
     now += 8 * 24 * 3600 * 1000;
     const body = statusBody("TASK_STATE_WORKING");
     const later = new WebhookSender({ secrets: parseSecrets(SECRET), keys: () => agent.agent.signingKeys, issuer: () => agent.url, now: () => now });
-    const fresh = { headers: later.headers({ id: "msg_eight_days_on", taskId: "t-forged", url: first.url, body }), body };
+    const fresh = { headers: later.headers({ id: "msg_eight_days_on", taskId: "t-forged", url: first.url, body, token: TOKEN }), body };
     assert.deepEqual((await post(second.url, fresh)).body, { accepted: true });
     for (let i = 0; i < 24; i++) await post(second.url, fresh); // 24 duplicates: past 20 records.
     await waitFor(() => second.receiver.events().length === 1, { what: "old events to be forgotten" });
@@ -207,7 +210,7 @@ test("handle() accepts a redelivery that arrives while the first copy is being j
 });
 
 test("WebhookReceiver.open() refuses a receiver with no check at all", async () => {
-  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false }), RangeError);
+  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false, proof: false }), RangeError);
   await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1" }), /audience/);
 });
 
@@ -237,7 +240,7 @@ test("the receiver takes webhooks from any A2A agent: token only, Authorization 
   const update = (state: string) => ({ statusUpdate: { taskId: task.id, contextId: task.contextId, status: { state, timestamp: new Date().toISOString() } } });
   const setups: Array<[string, Partial<ReceiverOptions>, Record<string, string>, Record<string, string>]> = [
     ["token only", { token: "T" }, { "x-a2a-notification-token": "T" }, { "x-a2a-notification-token": "wrong" }],
-    ["Authorization only", { authorization: "Bearer X" }, { authorization: "Bearer X" }, { authorization: "Bearer Y" }],
+    ["Authorization only", { token: undefined, authorization: "Bearer X" }, { authorization: "Bearer X" }, { authorization: "Bearer Y" }],
     ["both", { token: "T", authorization: "Bearer X" }, { "x-a2a-notification-token": "T", authorization: "bearer X" }, { authorization: "Bearer X" }],
   ];
   try {
@@ -303,5 +306,172 @@ test("without webhook-id, a re-sent identical POST is a duplicate, across a rece
 
 test("WebhookReceiver.open() refuses authorization together with the agent's JWT (both use the Authorization header)", async () => {
   await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", audience: ["x"], authorization: "Bearer X" }), RangeError);
-  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false }), /at least one check/);
+  await assert.rejects(WebhookReceiver.open({ dataDir: tempDir(), agentUrl: "http://127.0.0.1:1", jwt: false, proof: false }), /at least one check/);
+});
+
+/** A fetch that passes every request on and keeps, per request, the URL, the JSON-RPC method and params, and the Authorization sent. */
+function recordingFetch() {
+  const seen: Array<{ url: string; method?: string; id?: string; authorization: string | null }> = [];
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    const rpc = typeof init?.body === "string" ? (JSON.parse(init.body) as { method?: string; params?: { id?: string } }) : undefined;
+    seen.push({ url: String(input), method: rpc?.method, id: rpc?.params?.id, authorization: new Headers(init?.headers).get("authorization") });
+    return await fetch(input, init);
+  }) as typeof fetch;
+  return { fetchFn, seen };
+}
+
+test("the confused deputy fails: a stranger's push config to the receiver's URL gets every webhook refused, the owner's (with the receiver's token) all accepted", async () => {
+  const agent = await startAgent({ handler: async (_t, ctx) => void (await ctx.addArtifact({ artifactId: "r", parts: [{ text: "the report" }] })), push: TEST_PUSH });
+  const { fetchFn, seen } = recordingFetch();
+  const logs: string[] = [];
+  // The default receiver: no token configured, so it makes its own.
+  const r = await startReceiver(agent.url, { token: undefined, fetch: fetchFn, log: (line) => logs.push(line) });
+  try {
+    const token = r.receiver.notificationToken!;
+    assert.match(token, /^[0-9a-f]{48}$/);
+    assert.equal(r.receiver.notificationTokenFile, `${r.dataDir}/${NOTIFICATION_TOKEN_FILE}`);
+    if (process.platform !== "win32") assert.equal(statSync(r.receiver.notificationTokenFile!).mode & 0o777, 0o600);
+
+    // (b) A stranger's own task, its push config naming the victim's receiver: the agent signs
+    // every webhook for that URL (aud and iss are right), but the config has no token, or a wrong one.
+    const strangers: string[] = [];
+    for (const config of [{ url: r.url }, { url: r.url, token: "guessed" }]) {
+      const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: config } });
+      strangers.push(task.id);
+    }
+    const deliveries = (state: "pending" | "dead", taskIds: string[]) => agent.agent.outbox!.deliveries(state).filter((d) => taskIds.includes(d.taskId));
+    const dead = await waitFor(() => deliveries("pending", strangers).length === 0 && deliveries("dead", strangers), { what: "the agent to give up on the stranger's webhooks" });
+    assert.ok(dead.length >= 2 * 4, `every event of both tasks tried: ${dead.length}`);
+    assert.ok(dead.every((d) => d.lastError === "HTTP 401" && d.attempts === TEST_PUSH.schedule.length), JSON.stringify(dead));
+    const refusals = logs.filter((line) => line.startsWith("refused"));
+    assert.equal(refusals.length, dead.length * TEST_PUSH.schedule.length, "each attempt refused");
+    assert.ok(refusals.every((line) => line.startsWith("refused (BAD_TOKEN)") && !line.includes(token)), refusals[0]);
+    assert.deepEqual(r.receiver.events(), [], "nothing stored");
+    assert.deepEqual(seen.filter((s) => s.method === "GetTask"), [], "no GetTask of the stranger's task");
+
+    // (a) The owner's task, its push config carrying the receiver's token: every event accepted.
+    const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: r.url, token } } });
+    const result = await waitFor(() => r.receiver.result(task.id), { what: "the owner's result" });
+    assert.equal(result.artifacts?.[0]?.parts[0]?.text, "the report");
+    assert.deepEqual(r.receiver.events().map((e) => [e.taskId, e.kind]), [[task.id, "task"], [task.id, "statusUpdate"], [task.id, "artifactUpdate"], [task.id, "statusUpdate"]]);
+    assert.deepEqual(deliveries("dead", [task.id]), []);
+    assert.deepEqual(seen.filter((s) => s.method === "GetTask").map((s) => s.id), [task.id]);
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
+test("a receiver with proof off accepts the stranger's JWT-signed webhooks, and warns at start that it does", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const logs: string[] = [];
+  const r = await startReceiver(agent.url, { token: undefined, proof: false, log: (line) => logs.push(line) });
+  try {
+    assert.match(logs[0] ?? "", /^WARNING: proof is off/);
+    assert.equal(r.receiver.notificationToken, undefined);
+    assert.equal(existsSync(`${r.dataDir}/${NOTIFICATION_TOKEN_FILE}`), false, "no token made");
+    const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: r.url } } });
+    await waitFor(() => r.receiver.events().some((e) => e.taskId === task.id && e.state === "TASK_STATE_COMPLETED"), { what: "the stranger's completion, accepted" });
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
+test("GET /events and /tasks/<id> need the read token when one is set: 401 without it or with a wrong one, 200 with it", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const r = await startReceiver(agent.url, { readToken: "r3ad" });
+  const base = r.url.replace("/webhook", "");
+  try {
+    assert.equal((await post(r.url, genuine(agent, r.url, statusBody("TASK_STATE_WORKING")))).status, 200, "webhooks need no read token");
+    for (const path of ["/events", "/tasks/t-forged"]) {
+      const attempts: Array<Record<string, string>> = [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${TOKEN}` }];
+      for (const headers of attempts) {
+        const response = await fetch(`${base}${path}`, { headers });
+        const body = (await response.json()) as { error: string };
+        assert.equal(response.status, 401, `${path} ${JSON.stringify(headers)}`);
+        assert.equal(response.headers.get("www-authenticate"), 'Bearer realm="a2a-push receiver"');
+        assert.match(body.error, /read token/);
+      }
+    }
+    const events = await fetch(`${base}/events`, { headers: { authorization: "Bearer r3ad" } });
+    assert.equal(events.status, 200);
+    assert.equal(((await events.json()) as { events: unknown[] }).events.length, 1);
+    assert.equal((await fetch(`${base}/tasks/t-forged`, { headers: { authorization: "Bearer r3ad" } })).status, 404, "past the guard: no result yet");
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
+test("without a read token, the receiver's reads answer only loopback peers: another address gets 403", async () => {
+  const r = await startReceiver("http://127.0.0.1:1", { jwt: false });
+  try {
+    const answered: Array<{ status: number; body: string }> = [];
+    for (const remoteAddress of ["192.0.2.7", "127.0.0.1"]) {
+      const req = { url: "/events", method: "GET", headers: {}, socket: { remoteAddress } } as unknown as IncomingMessage;
+      const res = {
+        headersSent: false,
+        setHeader() {},
+        writeHead(status: number) { answered.push({ status, body: "" }); },
+        end(body: string) { answered.at(-1)!.body = body; },
+      } as unknown as ServerResponse;
+      await r.receiver.handle(req, res);
+    }
+    assert.equal(answered[0]!.status, 403);
+    assert.match(answered[0]!.body, /loopback/);
+    assert.deepEqual(answered[1], { status: 200, body: '{"events":[]}' });
+  } finally {
+    await r.close();
+  }
+});
+
+test("the receiver sends its agent token on GetTask, and not on the public JWKS fetch", async () => {
+  const agent = await startAgent({ handler: () => {}, push: TEST_PUSH });
+  const { fetchFn, seen } = recordingFetch();
+  const r = await startReceiver(agent.url, { agentToken: "agent-secret", fetch: fetchFn });
+  try {
+    const { task } = await agent.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: r.url, token: TOKEN } } });
+    await waitFor(() => r.receiver.result(task.id), { what: "the fetched result" });
+    const getTask = seen.find((s) => s.method === "GetTask");
+    assert.equal(getTask?.authorization, "Bearer agent-secret");
+    const jwks = seen.filter((s) => s.url.endsWith("/.well-known/jwks.json"));
+    assert.ok(jwks.length > 0);
+    assert.ok(jwks.every((s) => s.authorization === null), "the JWKS is fetched without the token");
+  } finally {
+    await r.close();
+    await agent.close();
+  }
+});
+
+test("webhook_receiver.ts makes its notification token at first start, keeps it 0600 across restarts, and prints where it is, never the token", async () => {
+  const dataDir = tempDir();
+  const args = ["--port", "0", "--data-dir", dataDir, "--agent-url", "http://127.0.0.1:1"];
+  const file = `${dataDir}/${NOTIFICATION_TOKEN_FILE}`;
+  const first = await startScript("scripts/webhook_receiver.ts", args, { env: { A2A_NOTIFICATION_TOKEN: "", A2A_RECEIVER_READ_TOKEN: "" } });
+  await first.kill("SIGTERM");
+  const token = readFileSync(file, "utf8").trim();
+  if (process.platform !== "win32") assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.match(first.output(), new RegExp(`notification token: in ${file.replaceAll(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+  assert.match(first.output(), /reads \(GET \/events, \/tasks\/<id>\): from loopback only/);
+  assert.doesNotMatch(first.output(), new RegExp(token));
+  const second = await startScript("scripts/webhook_receiver.ts", [...args, "--read-token", "r3ad"], { env: { A2A_NOTIFICATION_TOKEN: "" } });
+  await second.kill("SIGTERM");
+  assert.equal(readFileSync(file, "utf8").trim(), token, "the same token after a restart");
+  assert.doesNotMatch(second.output(), new RegExp(token));
+  assert.match(second.output(), /with Authorization: Bearer <read token>/);
+  const optedOut = await startScript("scripts/webhook_receiver.ts", ["--port", "0", "--data-dir", tempDir(), "--agent-url", "http://127.0.0.1:1", "--no-proof"], { env: { A2A_NOTIFICATION_TOKEN: "" } });
+  await optedOut.kill("SIGTERM");
+  assert.match(optedOut.output(), /WARNING: proof is off/);
+  assert.doesNotMatch(optedOut.output(), /notification token: in/);
+});
+
+test("WebhookReceiver.open() refuses a notification token file that is a symbolic link, and leaves the data directory unlocked", { skip: process.platform === "win32" }, async () => {
+  const dataDir = tempDir();
+  symlinkSync(`${tempDir()}/elsewhere`, `${dataDir}/${NOTIFICATION_TOKEN_FILE}`);
+  const options = { dataDir, agentUrl: "http://127.0.0.1:1", audience: ["http://127.0.0.1:9/webhook"], log: () => {} };
+  await assert.rejects(WebhookReceiver.open(options), { name: "JournalError", code: "UNSAFE" });
+  const given = await WebhookReceiver.open({ ...options, token: "T" });
+  assert.equal(given.notificationTokenFile, undefined, "a configured token needs no file");
+  await given.close();
 });

@@ -17,5 +17,6 @@ test("scripts/test_long_running.ts passes all five scenarios with its own agent 
     assert.match(stdout, new RegExp(`${scenario}.*PASS`), `${scenario} passed:\n${stdout}`);
   }
   assert.match(stdout, /tampered body: refused, HTTP 401/);
+  assert.match(stdout, /signed by the agent, for a stranger's push config: refused, HTTP 401 BAD_TOKEN/);
   assert.match(stdout, /^5 passed, 0 failed, 0 skipped$/m);
 });
