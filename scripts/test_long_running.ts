@@ -10,13 +10,15 @@
  * A2A_DEMO_OWN=1 to have it start its own even when yours are running. Every push config carries
  * the receiver's notification token: A2A_NOTIFICATION_TOKEN, or the file the receiver keeps in its
  * data directory (A2A_RECEIVER_DATA_DIR, default .data/receiver); A2A_RECEIVER_READ_TOKEN is sent
- * when reading the receiver's events, if you started it with one.
+ * when reading the receiver's events, if you started it with one. Its own agent runs with
+ * authentication on (a token file made for the run, one principal, "demo", whose token the client
+ * sends and the receiver uses for GetTask); with yours, A2A_AGENT_TOKEN is the bearer token.
  */
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,7 +61,7 @@ interface Setup {
 async function main(): Promise<number> {
   // 1. Find a running agent and receiver, or start our own.
   const setup = await setUp();
-  console.log(setup.own ? `Started our own agent (${setup.agentUrl}) and receiver (${setup.receiverUrl}).` : `Using the running agent (${setup.agentUrl}) and receiver (${setup.receiverUrl}).`);
+  console.log(setup.own ? `Started our own agent (${setup.agentUrl}, callers need a bearer token: this run's is the principal "demo"'s) and receiver (${setup.receiverUrl}, fetching results as "demo").` : `Using the running agent (${setup.agentUrl}) and receiver (${setup.receiverUrl}).`);
 
   // 2. Run the scenarios in order, each printed as it runs.
   const scenarios: Array<[string, (s: Setup) => Promise<string | void>]> = [
@@ -273,7 +275,7 @@ async function setUp(): Promise<Setup> {
   const readToken = process.env.A2A_RECEIVER_READ_TOKEN || undefined;
   if (useRunning && (await answers(`${DEFAULT_AGENT_URL}/.well-known/agent-card.json`)) && (await answers(`${DEFAULT_RECEIVER_URL}/events`, readToken))) {
     return {
-      agentUrl: DEFAULT_AGENT_URL, receiverUrl: DEFAULT_RECEIVER_URL, client: new A2AClient(`${DEFAULT_AGENT_URL}/`), own: false,
+      agentUrl: DEFAULT_AGENT_URL, receiverUrl: DEFAULT_RECEIVER_URL, client: new A2AClient(`${DEFAULT_AGENT_URL}/`, { token: process.env.A2A_AGENT_TOKEN || undefined }), own: false,
       secret: process.env.A2A_WEBHOOK_SECRET, token: notificationToken(process.env.A2A_RECEIVER_DATA_DIR ?? join(ROOT, ".data/receiver")), readToken,
       agentDataDir: process.env.A2A_DATA_DIR ?? join(ROOT, ".data/agent"), stop: async () => {},
     };
@@ -283,16 +285,19 @@ async function setUp(): Promise<Setup> {
   const agentUrl = `http://127.0.0.1:${agentPort}`;
   const receiverUrl = `http://127.0.0.1:${receiverPort}`;
   const secret = generateWebhookSecret();
+  // Callers authenticate: one principal for this run, "demo". Its receiver fetches results as it.
+  const agentToken = randomBytes(24).toString("hex");
+  writeFileSync(join(dir, "tokens"), `demo ${agentToken}\n`, { mode: 0o600 });
   // Yours may be set in this shell: ours make their own token, and read from loopback.
-  const env = { A2A_WEBHOOK_SECRET: secret, A2A_NOTIFICATION_TOKEN: "", A2A_RECEIVER_READ_TOKEN: "", A2A_NO_PROOF: "" };
-  const agentArgs = ["--port", String(agentPort), "--data-dir", join(dir, "agent"), "--allow-private-webhooks", "--retry-schedule", "0,250ms,500ms,1s,2s,2s,2s,2s,2s,2s,2s,2s"];
+  const env = { A2A_WEBHOOK_SECRET: secret, A2A_NOTIFICATION_TOKEN: "", A2A_RECEIVER_READ_TOKEN: "", A2A_NO_PROOF: "", A2A_AGENT_TOKEN: agentToken };
+  const agentArgs = ["--port", String(agentPort), "--data-dir", join(dir, "agent"), "--auth-tokens", join(dir, "tokens"), "--allow-private-webhooks", "--retry-schedule", "0,250ms,500ms,1s,2s,2s,2s,2s,2s,2s,2s,2s"];
   const receiverArgs = ["--port", String(receiverPort), "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl];
   let agent = await startChild("scripts/long_running_agent.ts", agentArgs, env);
   let receiver: ChildProcess | undefined = await startChild("scripts/webhook_receiver.ts", receiverArgs, env);
   // Our receiver made its token at first start, as yours did: read it where it keeps it.
   const token = readFileSync(join(dir, "receiver", NOTIFICATION_TOKEN_FILE), "utf8").trim();
   return {
-    agentUrl, receiverUrl, client: new A2AClient(`${agentUrl}/`), own: true, secret, token, readToken: undefined, agentDataDir: join(dir, "agent"),
+    agentUrl, receiverUrl, client: new A2AClient(`${agentUrl}/`, { token: agentToken }), own: true, secret, token, readToken: undefined, agentDataDir: join(dir, "agent"),
     restartAgent: async () => {
       await stopChild(agent, "SIGKILL");
       agent = await startChild("scripts/long_running_agent.ts", agentArgs, env);
