@@ -6,12 +6,15 @@
 
 import assert from "node:assert/strict";
 import { createPublicKey } from "node:crypto";
+import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import type { JsonWebKey as CryptoJsonWebKey } from "node:crypto";
 import { test } from "node:test";
 import { StreamResponse } from "@a2a-js/sdk";
 import { InMemoryPushNotificationStore, ServerCallContext, V1PushNotificationSerializer } from "@a2a-js/sdk/server";
 import type { PushNotificationSender } from "@a2a-js/sdk/server";
 import { A2AClient } from "../lib/client.ts";
+import { JournalError } from "../lib/errors.ts";
 import { DurablePushSender } from "../lib/sdk_push_sender.ts";
 import type { DurablePushSenderOptions, SdkStreamResponse } from "../lib/sdk_push_sender.ts";
 import { verifyWebhook } from "../lib/verify.ts";
@@ -85,7 +88,7 @@ test("DurablePushSender.send() resolves once the event is journaled: a sender re
     await waitFor(() => receiver.seen.length === 2, { what: "both events after the reopen" });
     assert.deepEqual(receiver.seen.map((r) => r.headers["webhook-id"]), ids);
     assert.deepEqual(receiver.seen.map((r) => Object.keys(JSON.parse(r.body))[0]), ["task", "statusUpdate"]);
-    assert.deepEqual(second.outbox.deliveries("pending"), []);
+    await waitFor(() => second.outbox.pendingCount === 0, { what: "both outcomes journaled" });
   } finally {
     await second.close();
     await receiver.close();
@@ -177,4 +180,160 @@ test("DurablePushSender.open() signs with a JWT only given publicUrl, and serves
   assert.deepEqual(unsigned.jwks(), { keys: [] });
   await unsigned.close();
   await assert.rejects(unsigned.send(submitted("t1"), context), { name: "JournalError", code: "CLOSED" });
+});
+
+test("DurablePushSender.send() waits out a full disk: the event is journaled and delivered once space returns, and close() ends the wait", async () => {
+  const disk = { full: false, failures: 0 };
+  // A journal file whose writes fail with ENOSPC while the disk is full.
+  const openFile = async (path: string, flags: string, mode?: number): Promise<FileHandle> => {
+    const handle = await open(path, flags, mode);
+    return new Proxy(handle, {
+      get(target, property) {
+        if (property === "write" && disk.full) {
+          return async () => {
+            disk.failures++;
+            throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+  const receiver = await startTestReceiver();
+  const warnings: string[] = [];
+  const pushStore = await pushStoreWith("t1", { id: "c", url: receiver.url });
+  const sender = await DurablePushSender.open(pushStore, { ...FAST, dataDir: tempDir(), openFile, warn: (line) => warnings.push(line) });
+  try {
+    disk.full = true;
+    const sending = sender.send(submitted("t1"), context);
+    await waitFor(() => disk.failures >= 2, { what: "a retried write" });
+    assert.equal(await stillWaiting(sending), true);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /cannot journal a push notification of task "t1", retrying until the journal takes it: .*ENOSPC/);
+    disk.full = false;
+    await sending;
+    await waitFor(() => receiver.seen.length === 1, { what: "the Task, once the disk took it" });
+    disk.full = true;
+    const stuck = sender.send(completed("t1"), context).catch((error: Error) => error);
+    const failures = disk.failures;
+    await waitFor(() => disk.failures > failures, { what: "a failing write" });
+    await sender.close();
+    const error = await stuck;
+    assert.ok(error instanceof JournalError, "closing while the disk is full fails the send");
+    assert.equal(error.code, "IO");
+  } finally {
+    disk.full = false;
+    await sender.close();
+    await receiver.close();
+  }
+});
+
+const TASKS = 25;
+const STEPS = 3;
+/** What the fixture's chunked executor publishes for each task, in order: 8 events, 200 in all. */
+const EXPECTED = ["task TASK_STATE_SUBMITTED", ...[1, 2, 3].flatMap((i) => [`status TASK_STATE_WORKING step ${i}/${STEPS}`, `artifact chunk ${i}`]), "status TASK_STATE_COMPLETED"];
+
+/** A webhook body as a label like the ones in {@linkcode EXPECTED}, with its task. */
+function labelOf(body: string): { taskId: string; label: string } {
+  const event = JSON.parse(body) as {
+    task?: { id: string; status: { state: string } };
+    statusUpdate?: { taskId: string; status: { state: string; message?: { parts: Array<{ text: string }> } } };
+    artifactUpdate?: { taskId: string; artifact: { parts: Array<{ text: string }> } };
+  };
+  if (event.task) return { taskId: event.task.id, label: `task ${event.task.status.state}` };
+  if (event.artifactUpdate) return { taskId: event.artifactUpdate.taskId, label: `artifact ${event.artifactUpdate.artifact.parts[0]!.text}` };
+  const { taskId, status } = event.statusUpdate!;
+  return { taskId, label: `status ${status.state}${status.message ? ` ${status.message.parts[0]!.text}` : ""}` };
+}
+
+/** Each task's events as the receiver took them, each once (a retry repeats its webhook-id; the SDK sends none, so its bodies count). */
+function receivedByTask(requests: SeenRequest[]): Map<string, string[]> {
+  const byTask = new Map<string, string[]>();
+  const once = new Set<string>();
+  for (const { headers, body } of requests) {
+    const key = String(headers["webhook-id"] ?? body);
+    if (once.has(key)) continue;
+    once.add(key);
+    const { taskId, label } = labelOf(body);
+    byTask.set(taskId, [...(byTask.get(taskId) ?? []), label]);
+  }
+  return byTask;
+}
+
+/**
+ * The same run for either sender: 25 tasks with a push config start; once the first webhooks are in,
+ * the receiver goes down; every task runs to its end (the SDK has called send() for all 200 events,
+ * and each call has settled); the agent is SIGKILLed and started again on the same port and data
+ * directory; the receiver comes back. Then a new task's completion must arrive (the receiver is
+ * back and the agent serves), and, with `untilAll`, every one of the 200.
+ */
+async function outageAndKill(sender: "durable" | "default", untilAll: boolean): Promise<{ received: Map<string, string[]>; taskIds: string[]; lost: number }> {
+  const dataDir = tempDir();
+  const requests: SeenRequest[] = [];
+  let receiver = await startTestReceiver();
+  let agent = await startScript("tests/sdk_agent.ts", ["--port", "0", "--sender", sender, "--data-dir", dataDir]);
+  const message = () => userMessage({ steps: STEPS, stepMs: 100, chunked: true });
+  try {
+    // 1. The tasks, side by side.
+    const client = new A2AClient(`${agent.url}/`);
+    const push = { returnImmediately: true, taskPushNotificationConfig: { url: receiver.url, token: "T" } };
+    const taskIds = await Promise.all(Array.from({ length: TASKS }, async () => (await client.sendMessage({ message: message(), configuration: push })).task.id));
+    // 2. The receiver goes down once the first webhooks are in.
+    await waitFor(() => receiver.seen.length > 0, { what: "the first webhook" });
+    await receiver.close();
+    requests.push(...receiver.seen);
+    // 3. Every task ends; every send() the SDK made has settled.
+    await waitFor(async () => {
+      const sends = (await (await fetch(`${agent.url}/test/sends`)).json()) as { asked: number; settled: number };
+      return sends.asked === TASKS * EXPECTED.length && sends.settled === sends.asked;
+    }, { what: `${TASKS * EXPECTED.length} send() calls settled` });
+    // 4. SIGKILL with the notifications owed; the same agent starts again on the same port and directory.
+    await agent.kill("SIGKILL");
+    agent = await startScript("tests/sdk_agent.ts", ["--port", new URL(agent.url).port, "--sender", sender, "--data-dir", dataDir]);
+    // 5. The receiver is back; a new task's completion arrives through it.
+    receiver = await startTestReceiver(undefined, receiver.port);
+    const sentinel = await new A2AClient(`${agent.url}/`).sendMessage({ message: userMessage({ steps: 1, stepMs: 1 }), configuration: push });
+    await waitFor(() => receivedByTask(receiver.seen).get(sentinel.task.id)?.includes("status TASK_STATE_COMPLETED"), { what: "the new task's completion" });
+    if (untilAll) {
+      await waitFor(() => taskIds.every((id) => receivedByTask([...requests, ...receiver.seen]).get(id)?.length === EXPECTED.length), { timeoutMs: 15_000, what: "every notification" });
+    }
+    requests.push(...receiver.seen);
+    const received = receivedByTask(requests);
+    const lost = TASKS * EXPECTED.length - taskIds.reduce((sum, id) => sum + (received.get(id)?.length ?? 0), 0);
+    return { received, taskIds, lost };
+  } finally {
+    await agent.kill();
+    await receiver.close();
+  }
+}
+
+test("an @a2a-js/sdk agent with DurablePushSender loses 0 of 200 notifications across a receiver outage and a SIGKILL, each task's in order; with the SDK's own sender the same run loses them", async (t) => {
+  const sdkDefault = await outageAndKill("default", false);
+  const durable = await outageAndKill("durable", true);
+  t.diagnostic(`durable: ${durable.lost} of ${TASKS * EXPECTED.length} lost; SDK default: ${sdkDefault.lost} of ${TASKS * EXPECTED.length} lost`);
+  assert.equal(durable.lost, 0);
+  for (const id of durable.taskIds) assert.deepEqual(durable.received.get(id), EXPECTED, `task ${id}: every event, in order`);
+  // The SDK's sender tries each once: what the receiver missed while down, and what the kill cut off, stays lost.
+  assert.ok(sdkDefault.lost > 0, "the SDK's own sender lost notifications in the same run");
+  const completions = sdkDefault.taskIds.filter((id) => sdkDefault.received.get(id)?.includes("status TASK_STATE_COMPLETED")).length;
+  assert.ok(completions < TASKS, `the SDK's own sender delivered ${completions} of ${TASKS} completions`);
+});
+
+test("scripts/sdk_durable_agent.ts, the SDK sample with the durable sender, pushes a task's webhooks with a webhook-id and the config's token", async () => {
+  const receiver = await startTestReceiver();
+  const agent = await startScript("scripts/sdk_durable_agent.ts", ["--port", String(await freePort()), "--data-dir", tempDir(), "--allow-private-webhooks"]);
+  try {
+    const { task } = await new A2AClient(`${agent.url}/`).sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: receiver.url, token: "T" } } });
+    assert.equal(task.status.state, "TASK_STATE_COMPLETED");
+    await waitFor(() => receiver.seen.length === 2, { what: "the Task and its completion" });
+    assert.deepEqual(receiver.seen.map((r) => labelOf(r.body).label), ["task TASK_STATE_SUBMITTED", "status TASK_STATE_COMPLETED"]);
+    for (const { headers } of receiver.seen) {
+      assert.match(String(headers["webhook-id"]), /^msg_/);
+      assert.equal(headers["x-a2a-notification-token"], "T");
+    }
+  } finally {
+    await agent.kill("SIGTERM");
+    await receiver.close();
+  }
 });
