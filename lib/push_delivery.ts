@@ -36,7 +36,7 @@ export interface Signer {
  * @throws {RangeError} If a timeout, limit or the schedule is out of range.
  * @throws {TypeError} If a secret or an SSRF allowlist entry is malformed.
  *
- * @example
+ * @example An outbox for a store, not sending yet
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";
@@ -84,7 +84,7 @@ export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Si
  * @returns Resolves once every record is applied.
  * @throws {Error} A record the store refuses, unless `repair`.
  *
- * @example
+ * @example Replay a new journal
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";

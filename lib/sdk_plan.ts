@@ -78,7 +78,7 @@ export function sdkEventRecord(event: StreamResponse, taskId: string, current: T
  * @param record The record being committed.
  * @returns Its `deliveries`, or none.
  *
- * @example
+ * @example A record that owes nothing
  * ```ts
  * import { carriedDeliveries } from "./sdk_plan.ts";
  * console.log(carriedDeliveries({ type: "push.done", taskId: "t1", id: "msg_1" })); // []

@@ -88,13 +88,22 @@ const RETRY_MAX_MS = 5000;
  * The durable push sender: `send()` resolves once the event is journaled for every push config of
  * its task; the outbox delivers it from there.
  *
- * @example Plug it into an SDK agent
- * ```ts ignore
- * import { DefaultRequestHandler, InMemoryPushNotificationStore, InMemoryTaskStore } from "@a2a-js/sdk/server";
+ * @example Journal an SDK event for its task's push config (in an agent, pass `sender` to the
+ * `DefaultRequestHandler` where the SDK's `DefaultPushNotificationSender` would go)
+ * ```ts
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { StreamResponse } from "@a2a-js/sdk";
+ * import { InMemoryPushNotificationStore, ServerCallContext } from "@a2a-js/sdk/server";
  * import { DurablePushSender } from "./sdk_push_sender.ts";
  * const pushStore = new InMemoryPushNotificationStore();
- * const sender = await DurablePushSender.open(pushStore, { dataDir: ".data/push" });
- * const handler = new DefaultRequestHandler(card, new InMemoryTaskStore(), executor, undefined, pushStore, sender);
+ * const context = new ServerCallContext();
+ * await pushStore.save("t1", context, { tenant: "", id: "c", taskId: "t1", url: "https://hooks.example/a2a", token: "T", authentication: undefined });
+ * const sender = await DurablePushSender.open(pushStore, { dataDir: mkdtempSync(join(tmpdir(), "push-")) });
+ * await sender.send(StreamResponse.fromJSON({ task: { id: "t1", contextId: "c1", status: { state: "TASK_STATE_SUBMITTED" } } }), context);
+ * console.log(sender.outbox.pendingCount); // 1: journaled, and on its way
+ * await sender.close();
  * ```
  */
 export class DurablePushSender<Context = unknown> {
@@ -172,7 +181,7 @@ export class DurablePushSender<Context = unknown> {
     if (!taskId) return;
     // The SDK's objects are live: take the event as it is now, as its own sender would post it.
     const event = streamResponseJson(streamResponse);
-    const taskAfter = task && taskJson(task);
+    const taskAfter = task && !this.#store.get(taskId) ? taskJson(task) : undefined; // Only a task new to the store needs it.
     const previous = this.#chains.get(taskId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.#journalEvent(taskId, event, context, taskAfter));
     this.#chains.set(taskId, next);

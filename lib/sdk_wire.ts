@@ -117,7 +117,7 @@ const ROLE_NAMES = ["ROLE_UNSPECIFIED", "ROLE_USER", "ROLE_AGENT"];
  * @returns The task id, or "".
  * @throws {TypeError} If the event has no payload (the SDK's sender throws too).
  *
- * @example
+ * @example The task of a status update
  * ```ts
  * import { taskIdOf } from "./sdk_wire.ts";
  * const status = { state: 2, message: undefined, timestamp: undefined };
@@ -137,7 +137,7 @@ export function taskIdOf(event: SdkStreamResponse): string {
  * @param event The SDK's event.
  * @returns The v1.0 `StreamResponse` object; `JSON.stringify` it for the body.
  *
- * @example
+ * @example A completed status update as the SDK's sender posts it
  * ```ts
  * import { streamResponseJson } from "./sdk_wire.ts";
  * const status = { state: 3, message: undefined, timestamp: "2026-01-01T00:00:00Z" };
@@ -170,6 +170,13 @@ export function streamResponseJson(event: SdkStreamResponse): StreamResponse {
  *
  * @param task The SDK's task.
  * @returns The v1.0 Task; `status` is absent when the SDK's is.
+ *
+ * @example A task whose state is the protobuf number 2
+ * ```ts
+ * import { taskJson } from "./sdk_wire.ts";
+ * const task = { id: "t1", contextId: "c1", status: { state: 2, message: undefined, timestamp: undefined }, artifacts: [], history: [], metadata: undefined };
+ * console.log(taskJson(task)); // { id: "t1", contextId: "c1", status: { state: "TASK_STATE_WORKING" } }
+ * ```
  */
 export function taskJson(task: SdkTask): Task {
   const json: Record<string, unknown> = {};
