@@ -105,11 +105,12 @@ export class Agent {
     // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
     const { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
     const store = new TaskStore(journal, { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
-    // 3. The sender signs with the keys in the data directory and the agent's URL as issuer.
+    // 3. Webhooks are signed with the keys in the data directory and the agent's URL as issuer.
     const signer: Signer = { keys: push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined, issuer: options.publicUrl?.replace(/\/$/, "") ?? "" };
     // 4. The webhook sender, and the outbox that sends what the store's changes owe through it and journals outcomes.
+    // (`push_delivery.ts`: the SDK sender wires the same two.)
     const { sender, outbox } = push ? openPushDelivery(store, push, signer) : { sender: undefined, outbox: undefined };
-    // 5. Replay: each record to the store, then to the outbox (which reads the store's configs).
+    // 5. Replay: each record to the store, then to the outbox (which reads the store's configs); a repair skips orphans.
     await replayJournal(journal, store, outbox, { repair, warn });
     // 6. The runner drives tasks; its changes' deliveries go to the outbox too.
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox });
