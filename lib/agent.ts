@@ -20,11 +20,12 @@ import { A2AError, ERROR_CODES, invalidParams, taskNotFound } from "./errors.ts"
 import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
 import { openJournal } from "./journal.ts";
 import type { FileJournal } from "./journal.ts";
-import { Outbox } from "./outbox.ts";
+import type { Outbox } from "./outbox.ts";
 import { checkNewConfig, createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
 import type { StoredPushConfig } from "./push_config.ts";
+import { openPushDelivery, replayJournal } from "./push_delivery.ts";
+import type { Signer } from "./push_delivery.ts";
 import { TaskRunner } from "./runner.ts";
-import { parseSecrets } from "./signing.ts";
 import { loadAdminToken, loadSigningKeys, rotateSigningKey } from "./signing_keys.ts";
 import type { SigningKeys } from "./signing.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
@@ -35,16 +36,10 @@ import { pageOfTasks, viewTask } from "./task_view.ts";
 import type { AgentCard, ListTasksParams, ListTasksResult, SendMessageParams, Task, TaskPushNotificationConfig } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
 import { toV03Task } from "./v03.ts";
-import { WebhookSender } from "./webhook_sender.ts";
+import type { WebhookSender } from "./webhook_sender.ts";
 
 export type { TaskStream } from "./task_stream.ts";
 export type { AgentOptions, PushOptions } from "./agent_options.ts";
-
-/** What signs webhooks: the keys (rotation swaps them) and the issuer (known once the agent listens). */
-interface Signer {
-  keys: SigningKeys | undefined;
-  issuer: string;
-}
 
 /**
  * An A2A agent whose tasks are journaled and run in the background, and whose notifications are
@@ -115,41 +110,13 @@ export class Agent {
     // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
     const { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
     const store = new TaskStore(journal, { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
-    // 3. The sender signs with the keys in the data directory and the agent's URL as issuer.
+    // 3. Webhooks are signed with the keys in the data directory and the agent's URL as issuer.
     const signer: Signer = { keys: push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined, issuer: options.publicUrl?.replace(/\/$/, "") ?? "" };
-    const sender = push && new WebhookSender({
-      secrets: parseSecrets(push.secrets),
-      keys: () => signer.keys,
-      issuer: () => signer.issuer,
-      timeoutMs: push.timeoutMs,
-      ssrf: push.ssrf,
-      resolver: push.resolver,
-      maxSocketsPerOrigin: push.maxInFlightPerOrigin,
-    });
-    // 4. The outbox sends what the store's changes owe, through the sender, and journals outcomes.
-    const outbox = push && sender && new Outbox(store, {
-      send: (attempt) => sender.send(attempt),
-      schedule: push.schedule,
-      maxInFlight: push.maxInFlight,
-      maxInFlightPerOrigin: push.maxInFlightPerOrigin,
-      maxFreshPerOrigin: push.maxFreshPerOrigin,
-      log: push.log,
-    });
-    // 5. Replay: each record to the store, then to the outbox (which reads the store's configs).
-    // After a repair, records about a task whose creating line was damaged have nothing to apply to.
-    let orphans = 0;
-    for (const record of await journal.load()) {
-      try {
-        store.replay(record);
-      } catch (error) {
-        if (!repair) throw error;
-        orphans++;
-        continue;
-      }
-      outbox?.replay(record);
-    }
-    if (orphans > 0) warn(`Journal ${journal.path}: repair left ${orphans} record(s) about tasks whose first record was damaged; they were skipped`);
-    store.freezeFinished();
+    // 4. The webhook sender, and the outbox that sends what the store's changes owe through it and journals outcomes.
+    // (`push_delivery.ts`: the SDK sender wires the same two.)
+    const { sender, outbox } = push ? openPushDelivery(store, push, signer) : { sender: undefined, outbox: undefined };
+    // 5. Replay: each record to the store, then to the outbox (which reads the store's configs); a repair skips orphans.
+    await replayJournal(journal, store, outbox, { repair, warn });
     // 6. The runner drives tasks; its changes' deliveries go to the outbox too.
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox });
     const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;

@@ -23,8 +23,8 @@ export interface Delivery {
   id: string;
   taskId: string;
   configId: string;
-  /** What it carries, for the collapse rule: only `status` (intermediate) may be replaced. */
-  kind: "task" | "status" | "artifact" | "final";
+  /** What it carries, for the collapse rule: only `status` (intermediate) may be replaced. `message`: the SDK sender's (`sdk_push_sender.ts`). */
+  kind: "task" | "status" | "artifact" | "final" | "message";
   /** The exact body. */
   body: string;
   attempts: number;

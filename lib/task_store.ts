@@ -18,7 +18,7 @@ import { ownerOf } from "./access.ts";
 import { FrozenTask, decodeTaskRecord } from "./frozen_task.ts";
 import type { Storage } from "./journal.ts";
 import { planDeliveries } from "./plan.ts";
-import type { Delivery } from "./plan.ts";
+import type { Delivery, PlanOptions } from "./plan.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { LiveTask, TASK_FIELD_TYPES, applyRecord, toEvent } from "./task_records.ts";
 import type { StoredTask, TaskRecord } from "./task_records.ts";
@@ -66,6 +66,13 @@ export interface TaskStoreOptions {
   maxFrozenBytesInMemory?: number;
   /** The v0.3 Task shape, for webhooks to configs made through v0.3 (see `plan.ts`). */
   v03Task?: (task: Task) => unknown;
+  /**
+   * What a change owes, asked while its record is built. A caller whose deliveries are planned
+   * before the record (the SDK sender's: bodies are the SDK's own events) passes one that returns
+   * what the record already carries.
+   * @default planDeliveries (`plan.ts`)
+   */
+  plan?: (record: TaskRecord, before: Task | undefined, configs: readonly StoredPushConfig[], options: PlanOptions) => Delivery[];
   /** The clock, in ms. @default Date.now */
   now?: () => number;
 }
@@ -111,12 +118,12 @@ export class TaskStore {
    * @throws {RangeError} If `compactionFactor` is not above 1.
    */
   constructor(journal: Storage, options: TaskStoreOptions = {}) {
-    const { retentionMs = 7 * 24 * 3600 * 1000, compactionFactor = 4, compactionMinRecords = 10_000, maxFinishedTasks = 100_000, now = Date.now } = options;
+    const { retentionMs = 7 * 24 * 3600 * 1000, compactionFactor = 4, compactionMinRecords = 10_000, maxFinishedTasks = 100_000, now = Date.now, plan = planDeliveries } = options;
     const maxFrozenBytesInMemory = journal.readLine ? (options.maxFrozenBytesInMemory ?? 64 * 1024 * 1024) : Infinity;
     if (!(compactionFactor > 1)) throw new RangeError(`compactionFactor must be > 1, got ${compactionFactor}`);
     if (!(maxFinishedTasks >= 0)) throw new RangeError(`maxFinishedTasks must be >= 0, got ${maxFinishedTasks}`);
     this.#journal = journal;
-    this.#options = { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, maxFinishedTasks, now, v03Task: options.v03Task };
+    this.#options = { retentionMs, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, maxFinishedTasks, now, plan, v03Task: options.v03Task };
   }
 
   /** Number of tasks held. */
@@ -297,7 +304,7 @@ export class TaskStore {
       const record = build(current);
       if (!record) return undefined;
       const deliveries = OWING_TYPES.has(record.type)
-        ? planDeliveries(record, current?.task, this.configs(taskId), { now: this.#options.now(), v03Task: this.#options.v03Task })
+        ? this.#options.plan(record, current?.task, this.configs(taskId), { now: this.#options.now(), v03Task: this.#options.v03Task })
         : [];
       if (deliveries.length > 0) (record as { deliveries?: Delivery[] }).deliveries = deliveries;
       await this.#journal.append(record);
