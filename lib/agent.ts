@@ -25,7 +25,11 @@ import { checkNewConfig, createConfig, deleteConfig, getConfig, listConfigs, par
 import type { StoredPushConfig } from "./push_config.ts";
 import { openPushDelivery, replayJournal } from "./push_delivery.ts";
 import type { Signer } from "./push_delivery.ts";
+import { PgStorage } from "./pg_storage.ts";
+import { Replicas } from "./replicas.ts";
 import { TaskRunner } from "./runner.ts";
+import { fileStorage } from "./storage.ts";
+import type { TaskStorage } from "./storage.ts";
 import { loadAdminToken, loadSigningKeys, rotateSigningKey } from "./signing_keys.ts";
 import type { SigningKeys } from "./signing.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
@@ -72,15 +76,19 @@ export class Agent {
   readonly adminToken: string | undefined;
   /** What one caller may hold: push configs per task, open tasks, streams. */
   readonly quotas: Quotas;
-  #journal: FileJournal;
+  #journal: FileJournal | undefined;
+  #storage: TaskStorage;
+  #replicas: Replicas | undefined;
   #options: AgentOptions;
   #sender: WebhookSender | undefined;
   #signer: Signer;
   #compactor: Compactor;
 
   /** Use {@linkcode Agent.open}. */
-  constructor(parts: { journal: FileJournal; store: TaskStore; runner: TaskRunner; outbox?: Outbox; sender?: WebhookSender; signer: Signer; adminToken?: string }, options: AgentOptions) {
+  constructor(parts: { journal?: FileJournal; storage: TaskStorage; replicas?: Replicas; store: TaskStore; runner: TaskRunner; outbox?: Outbox; sender?: WebhookSender; signer: Signer; adminToken?: string }, options: AgentOptions) {
     this.#journal = parts.journal;
+    this.#storage = parts.storage;
+    this.#replicas = parts.replicas;
     this.store = parts.store;
     this.runner = parts.runner;
     this.outbox = parts.outbox;
@@ -103,24 +111,29 @@ export class Agent {
   static async open(options: AgentOptions): Promise<Agent> {
     const { dataDir, sync = true, repair = false, warn = console.warn, openFile } = options;
     const push = options.push === false ? undefined : (options.push ?? {});
-    // 1. The journal: the directory lock, then every record (finished tasks as where their line is).
-    // Key files show the directory was used before: an empty journal there is damage, not a new start.
+    // 1. The storage: the journal in the data directory (its lock, then every record, finished tasks
+    // as where their line is), or the log replicas share in PostgreSQL. Key files show the directory
+    // was used before: an empty journal there is damage, not a new start.
     const usedBefore = ["signing_keys.json", "admin_token"].some((name) => existsSync(join(dataDir, name)));
-    const journal = await openJournal(dataDir, { sync, repair, usedBefore, warn, openFile, decode: decodeTaskRecordAt });
+    const journal = options.database ? undefined : await openJournal(dataDir, { sync, repair, usedBefore, warn, openFile, decode: decodeTaskRecordAt });
+    const storage = journal ? fileStorage(journal) : await PgStorage.open(options.database!);
     // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
     const { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
-    const store = new TaskStore(journal, { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
+    const store = new TaskStore(storage, { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory, v03Task: toV03Task });
     // 3. Webhooks are signed with the keys in the data directory and the agent's URL as issuer.
     const signer: Signer = { keys: push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined, issuer: options.publicUrl?.replace(/\/$/, "") ?? "" };
     // 4. The webhook sender, and the outbox that sends what the store's changes owe through it and journals outcomes.
     // (`push_delivery.ts`: the SDK sender wires the same two.)
     const { sender, outbox } = push ? openPushDelivery(store, push, signer) : { sender: undefined, outbox: undefined };
     // 5. Replay: each record to the store, then to the outbox (which reads the store's configs); a repair skips orphans.
-    await replayJournal(journal, store, outbox, { repair, warn });
-    // 6. The runner drives tasks; its changes' deliveries go to the outbox too.
-    const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox });
+    // Replicas apply each other's records as they commit, from the end of this replay on.
+    const replicas = storage.shared ? new Replicas(storage, store, outbox, { leaseMs: options.database?.leaseMs, warn }) : undefined;
+    await replayJournal(journal ?? storage, store, outbox, { repair, warn });
+    // 6. The runner drives tasks (with replicas, those whose lease it holds); its changes' deliveries go to the outbox too.
+    const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox, leases: replicas?.leases });
+    replicas?.start(runner);
     const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;
-    const agent = new Agent({ journal, store, runner, outbox, sender, signer, adminToken }, options);
+    const agent = new Agent({ journal, storage, replicas, store, runner, outbox, sender, signer, adminToken }, options);
     // 7. Webhooks carry the agent's URL (the JWT's iss): they start now if it is known.
     if (signer.issuer) outbox?.start();
     // 8. Tasks a stop or a crash cut short run again, from their last checkpoint.
@@ -340,18 +353,19 @@ export class Agent {
     return this.#compactor.compact();
   }
 
-  /** The admin interface's view of the journal file, for operators and benchmarks. */
-  get journal(): FileJournal {
+  /** The journal file, for operators and benchmarks; undefined on a database. */
+  get journal(): FileJournal | undefined {
     return this.#journal;
   }
 
   /** Stops the runner (tasks resume at the next start) and the outbox, and closes the journal. */
   async close(): Promise<void> {
+    await this.#replicas?.stop();
     await this.runner.stop();
     await this.outbox?.stop();
     this.#sender?.close();
     await this.#compactor.stop();
-    await this.#journal.close();
+    await this.#storage.close();
   }
 
   #pushCheck(): { ssrf?: SsrfOptions; resolver?: ResolverFunction } {

@@ -7,6 +7,7 @@
 import type { QuotaOptions } from "./access.ts";
 import type { CardOptions } from "./agent_card.ts";
 import type { JournalOptions } from "./journal.ts";
+import type { PgStorageOptions } from "./pg_storage.ts";
 import type { TaskHandler } from "./runner.ts";
 import type { ResolverFunction, SsrfOptions } from "./ssrf.ts";
 import type { AgentCard } from "./types.ts";
@@ -47,6 +48,12 @@ export interface AgentOptions {
   warn?: (message: string) => void;
   /** What one caller may hold: push configs per task, open tasks, streams (see `access.ts`). @default 10 configs, 1000 open tasks, 32 streams per caller, 512 in all */
   quotas?: QuotaOptions;
+  /**
+   * Keep everything in PostgreSQL instead of the data directory's journal, shared with other agent
+   * processes on the same database (replicas); the data directory then holds only the signing keys
+   * and the admin token. Needs the `postgres` package. @default none: the file journal
+   */
+  database?: PgStorageOptions & { leaseMs?: number };
   /** Push notifications; `false` builds an agent without them (the config methods answer -32003). @default {} */
   push?: PushOptions | false;
   /**

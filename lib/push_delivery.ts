@@ -9,7 +9,7 @@
  */
 
 import type { PushOptions } from "./agent_options.ts";
-import type { FileJournal } from "./journal.ts";
+import type { FileJournal, Storage } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
 import { parseSecrets } from "./signing.ts";
 import type { SigningKeys } from "./signing.ts";
@@ -99,7 +99,7 @@ export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Si
  * await journal.close();
  * ```
  */
-export async function replayJournal(journal: FileJournal, store: TaskStore, outbox: Outbox | undefined, options: { repair: boolean; warn: (message: string) => void }): Promise<void> {
+export async function replayJournal(journal: Pick<Storage, "load"> & { path?: string }, store: TaskStore, outbox: Outbox | undefined, options: { repair: boolean; warn: (message: string) => void }): Promise<void> {
   let orphans = 0;
   for (const record of await journal.load()) {
     try {
@@ -111,6 +111,6 @@ export async function replayJournal(journal: FileJournal, store: TaskStore, outb
     }
     outbox?.replay(record);
   }
-  if (orphans > 0) options.warn(`Journal ${journal.path}: repair left ${orphans} record(s) about tasks whose first record was damaged; they were skipped`);
+  if (orphans > 0) options.warn(`Journal ${journal.path ?? ""}: repair left ${orphans} record(s) about tasks whose first record was damaged; they were skipped`);
   store.freezeFinished();
 }

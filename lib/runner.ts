@@ -61,6 +61,11 @@ export interface TaskRunnerOptions {
   onError?: (error: Error, taskId: string) => void;
   /** Where the notifications each change owes go; none, no webhooks. */
   outbox?: Pick<Outbox, "add">;
+  /**
+   * Replicas on one database: takes the task's run (a lease) before it starts, false when another
+   * replica runs it; `release` lets it go when the run returns. @default every run is this process's
+   */
+  leases?: { claim(taskId: string): Promise<boolean>; release(taskId: string): Promise<void> };
 }
 
 /**
@@ -88,6 +93,7 @@ export class TaskRunner {
   #concurrency: number;
   #onError: (error: Error, taskId: string) => void;
   #outbox: Pick<Outbox, "add"> | undefined;
+  #leases: TaskRunnerOptions["leases"];
   #queue: Array<{ taskId: string; resumed: boolean }> = [];
   #queued = new Set<string>();
   #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -107,6 +113,17 @@ export class TaskRunner {
     this.#concurrency = concurrency;
     this.#onError = onError;
     this.#outbox = options.outbox;
+    this.#leases = options.leases;
+  }
+
+  /** The tasks running here now. */
+  runningIds(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /** Whether the task runs or waits to run here. */
+  has(taskId: string): boolean {
+    return this.#running.has(taskId) || this.#queued.has(taskId);
   }
 
   /**
@@ -195,6 +212,16 @@ export class TaskRunner {
   }
 
   async #run(taskId: string, resumed: boolean, controller: AbortController): Promise<void> {
+    if (!this.#leases) return this.#runHere(taskId, resumed, controller);
+    if (!(await this.#leases.claim(taskId).catch(() => false))) return; // Another replica runs it.
+    try {
+      await this.#runHere(taskId, resumed, controller);
+    } finally {
+      await this.#leases.release(taskId).catch((error: Error) => this.#onError(error, taskId));
+    }
+  }
+
+  async #runHere(taskId: string, resumed: boolean, controller: AbortController): Promise<void> {
     const stored = this.#store.get(taskId);
     if (!stored || TERMINAL_STATES.has(stored.state)) return;
     const ctx = this.#context(stored, resumed, controller.signal);

@@ -18,6 +18,8 @@ import { ownerOf } from "./access.ts";
 import { FrozenTask, decodeTaskRecord } from "./frozen_task.ts";
 import type { Storage } from "./journal.ts";
 import { planDeliveries } from "./plan.ts";
+import { StaleWriteError, taskIdOf } from "./storage.ts";
+import type { TaskStorage } from "./storage.ts";
 import type { Delivery, PlanOptions } from "./plan.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { LiveTask, TASK_FIELD_TYPES, applyRecord, toEvent } from "./task_records.ts";
@@ -28,6 +30,9 @@ import { TERMINAL_STATES } from "./types.ts";
 
 export { applyRecord } from "./task_records.ts";
 export type { StoredTask, TaskRecord } from "./task_records.ts";
+
+/** Rebuilds of one change that lost the race to another replica, before giving up. */
+const MAX_STALE_RETRIES = 20;
 
 /** The records that may owe notifications (see `plan.ts`); the outbox's own, the most frequent, never do. */
 const OWING_TYPES: ReadonlySet<string> = new Set(["task", "status", "message", "artifact", "push.config"]);
@@ -97,7 +102,7 @@ export interface TaskStoreOptions {
  * ```
  */
 export class TaskStore {
-  #journal: Storage;
+  #journal: Storage & Partial<Pick<TaskStorage, "catchUp">>;
   #tasks = new Map<string, StoredTask>();
   #configs = new Map<string, Map<string, StoredPushConfig>>();
   #configCount = 0;
@@ -117,7 +122,7 @@ export class TaskStore {
    * @param options See {@linkcode TaskStoreOptions}.
    * @throws {RangeError} If `compactionFactor` is not above 1.
    */
-  constructor(journal: Storage, options: TaskStoreOptions = {}) {
+  constructor(journal: Storage & Partial<Pick<TaskStorage, "catchUp">>, options: TaskStoreOptions = {}) {
     const { retentionMs = 7 * 24 * 3600 * 1000, compactionFactor = 4, compactionMinRecords = 10_000, maxFinishedTasks = 100_000, now = Date.now, plan = planDeliveries } = options;
     const maxFrozenBytesInMemory = journal.readLine ? (options.maxFrozenBytesInMemory ?? 64 * 1024 * 1024) : Infinity;
     if (!(compactionFactor > 1)) throw new RangeError(`compactionFactor must be > 1, got ${compactionFactor}`);
@@ -298,26 +303,29 @@ export class TaskStore {
   commit(taskId: string, build: (current: StoredTask | undefined) => TaskRecord | undefined): Promise<TaskChange | undefined> {
     const previous = this.#chains.get(taskId) ?? Promise.resolve();
     const next = previous.then(async () => {
-      let current = this.#tasks.get(taskId);
-      // `build` and the plan may look at the task's body: bring a finished one's into memory.
-      if (current instanceof FrozenTask) current = await this.#inMemory(current);
-      const record = build(current);
-      if (!record) return undefined;
-      const deliveries = OWING_TYPES.has(record.type)
-        ? this.#options.plan(record, current?.task, this.configs(taskId), { now: this.#options.now(), v03Task: this.#options.v03Task })
-        : [];
-      if (deliveries.length > 0) (record as { deliveries?: Delivery[] }).deliveries = deliveries;
-      await this.#journal.append(record);
-      // A change to a finished task (never made by this module) thaws it from the body read above.
-      if (TASK_FIELD_TYPES.has(record.type) && record.type !== "task" && current) this.#tasks.set(taskId, current);
-      const stored = TASK_FIELD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
-      if (stored && record.type === "task") this.#countOpen(stored);
-      this.#applyConfigs(record);
-      const event = stored && toEvent(record, stored);
-      if (event) for (const stream of this.#followers.get(taskId) ?? []) stream.push(event);
-      // A finished task never changes again: keep it as text from now on.
-      if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#freeze(taskId, stored);
-      return { record, stored, event, deliveries };
+      // A storage others write too refuses a record built on an old state: catch up, build again.
+      for (let attempt = 1; ; attempt++) {
+        let current = this.#tasks.get(taskId);
+        // `build` and the plan may look at the task's body: bring a finished one's into memory.
+        if (current instanceof FrozenTask) current = await this.#inMemory(current);
+        const record = build(current);
+        if (!record) return undefined;
+        const deliveries = OWING_TYPES.has(record.type)
+          ? this.#options.plan(record, current?.task, this.configs(taskId), { now: this.#options.now(), v03Task: this.#options.v03Task })
+          : [];
+        if (deliveries.length > 0) (record as { deliveries?: Delivery[] }).deliveries = deliveries;
+        try {
+          await this.#journal.append(record);
+        } catch (error) {
+          if (!(error instanceof StaleWriteError) || attempt >= MAX_STALE_RETRIES || !this.#journal.catchUp) throw error;
+          await this.#journal.catchUp();
+          continue;
+        }
+        // A change to a finished task (never made by this module) thaws it from the body read above.
+        if (TASK_FIELD_TYPES.has(record.type) && record.type !== "task" && current) this.#tasks.set(taskId, current);
+        const { stored, event } = this.#applyDurable(taskId, record);
+        return { record, stored, event, deliveries };
+      }
     });
     const tail = next.catch(() => undefined);
     this.#chains.set(taskId, tail);
@@ -325,6 +333,40 @@ export class TaskStore {
       if (this.#chains.get(taskId) === tail) this.#chains.delete(taskId);
     });
     return next;
+  }
+
+  /**
+   * Applies a record another process committed (a replica on the same database): as if this
+   * store had committed it, streams included.
+   *
+   * @param record The record, as the storage read it.
+   */
+  applyCommitted(record: unknown): void {
+    const r = record as TaskRecord;
+    const taskId = taskIdOf(r);
+    if (taskId === undefined || r instanceof FrozenTask) return;
+    // Another replica's record about a task this one already dropped (retention) has nothing to change.
+    if (TASK_FIELD_TYPES.has(r.type) && r.type !== "task" && !this.#tasks.has(taskId)) return;
+    const found = this.#tasks.get(taskId);
+    if (TASK_FIELD_TYPES.has(r.type) && r.type !== "task" && found instanceof FrozenTask && found.json === undefined) return;
+    this.#applyDurable(taskId, r);
+  }
+
+  /** What a durable record does here: the task and its configs change, streams hear of it, a finished task freezes. */
+  #applyDurable(taskId: string, record: TaskRecord): { stored: StoredTask | undefined; event: StreamResponse | undefined } {
+    const stored = TASK_FIELD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
+    if (stored && record.type === "task") this.#countOpen(stored);
+    this.#applyConfigs(record);
+    const event = stored && toEvent(record, stored);
+    if (event) for (const stream of this.#followers.get(taskId) ?? []) stream.push(event);
+    // A finished task never changes again: keep it as text from now on.
+    if (stored instanceof LiveTask && TERMINAL_STATES.has(stored.state)) this.#freeze(taskId, stored);
+    return { stored, event };
+  }
+
+  /** Unfinished tasks, by id (what a replica may have to take over). */
+  openTaskIds(): IterableIterator<string> {
+    return this.#openOwner.keys();
   }
 
   /**

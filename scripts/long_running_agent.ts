@@ -5,6 +5,7 @@
  *       [--retry-schedule 0,1s,5s,30s] [--allow-private-webhooks] [--webhook-secret whsec_...]
  *       [--auth-tokens FILE] [--oidc-issuer URL --oidc-audience AUD] [--no-auth]
  *       [--max-configs-per-task 10] [--max-open-tasks 1000] [--rate-limit 100]
+ *       [--database-url postgres://... [--database-schema a2a_push] [--lease 10s]]
  *
  * Send it a message with a data part `{"steps": N, "stepMs": M}` (defaults 10 and 1000; `steps: 0`
  * completes at once). Each step reports "step i/N" and saves a checkpoint; the end emits the report
@@ -13,7 +14,8 @@
  * receiver acknowledges it, across restarts. Callers authenticate with a bearer token from the
  * `--auth-tokens` file (re-read when it changes, or on SIGHUP) or an OIDC JWT; each sees only its
  * own tasks. On an address other than loopback the agent refuses to start without authentication,
- * unless told `--no-auth`. Every flag has an environment variable (see README).
+ * unless told `--no-auth`. With `--database-url` the tasks live in PostgreSQL, and several agents
+ * on one database are replicas of one agent. Every flag has an environment variable (see README).
  */
 
 import process from "node:process";
@@ -58,6 +60,9 @@ async function main(): Promise<void> {
       "max-configs-per-task": { type: "string", default: process.env.A2A_MAX_CONFIGS_PER_TASK ?? "10" },
       "max-open-tasks": { type: "string", default: process.env.A2A_MAX_OPEN_TASKS ?? "1000" },
       "rate-limit": { type: "string", default: process.env.A2A_RATE_LIMIT ?? "100" },
+      "database-url": { type: "string", default: process.env.A2A_DATABASE_URL || undefined },
+      "database-schema": { type: "string", default: process.env.A2A_DATABASE_SCHEMA ?? "a2a_push" },
+      lease: { type: "string", default: process.env.A2A_LEASE ?? "10s" },
     },
   });
   const port = Number(values.port);
@@ -84,6 +89,7 @@ async function main(): Promise<void> {
     retentionMs: parseDuration(values.retention!),
     maxFinishedTasks,
     quotas: { maxConfigsPerTask, maxOpenTasks },
+    database: values["database-url"] ? { url: values["database-url"], schema: values["database-schema"], leaseMs: parseDuration(values.lease!) } : undefined,
     publicUrl: values["public-url"],
     push: {
       secrets: values["webhook-secret"],

@@ -272,9 +272,9 @@ test("compaction keeps exactly the live state and drops terminal tasks past rete
   const { task: waiting } = await agent.sendMessage({ message: userMessage("ask") });
   const before = await agent.getTask({ id: task.id });
   const waitingBefore = await agent.getTask({ id: waiting.id });
-  const recordsBefore = agent.journal.recordCount;
+  const recordsBefore = agent.journal!.recordCount;
   await agent.compact();
-  assert.ok(agent.journal.recordCount < recordsBefore);
+  assert.ok(agent.journal!.recordCount < recordsBefore);
   // The finished task's body now lives in the compacted file only, and reads back from there.
   assert.equal((agent.store.get(task.id) as { json?: string }).json, undefined);
   assert.deepEqual(await agent.getTask({ id: task.id }), before);

@@ -178,7 +178,7 @@ test("every method refuses a wrong type in each of its params with -32602 naming
     ["DeleteTaskPushNotificationConfig", { taskId: task.id, id: 5 }, "id"],
   ];
   try {
-    const recordsBefore = t.agent.journal.recordCount;
+    const recordsBefore = t.agent.journal!.recordCount;
     for (const [method, params, field] of cases) {
       const what = `${method} ${JSON.stringify(params)?.slice(0, 120)}`;
       const response = await rawPost(url, rpc(method, params));
@@ -186,7 +186,7 @@ test("every method refuses a wrong type in each of its params with -32602 naming
       assert.equal(response.body.error.data[0].metadata?.field, field, `${what}: ${response.body.error.message}`);
       assert.match(response.body.error.message, /^Invalid params: /, what);
     }
-    assert.equal(t.agent.journal.recordCount, recordsBefore, "refused requests journal nothing");
+    assert.equal(t.agent.journal!.recordCount, recordsBefore, "refused requests journal nothing");
     assert.deepEqual([...liveTasks(t).keys()], [task.id]);
     assert.deepEqual((await t.client.listPushConfigs({ taskId: task.id })).configs, []);
     assert.deepEqual(t.logged, [], "bad params are the client's error, never an internal one");

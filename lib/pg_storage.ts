@@ -1,0 +1,334 @@
+/**
+ * The store seam on PostgreSQL: several agent processes (replicas) on one database, each holding
+ * the tasks in memory as the file-journal agent does, all writing one log of records.
+ *
+ *   a2a_records     (seq, task_id, version, record, principal, tenant): the log; (task_id, version)
+ *                   is unique, so a replica that built a change on an old state loses the race
+ *                   (StaleWriteError) and builds it again on the new one.
+ *   a2a_deliveries  (id, task_id, config_id, state, lease_owner, lease_until): one row per owed
+ *                   webhook, written in the same transaction as the record that owes it; attempts
+ *                   are claimed with FOR UPDATE SKIP LOCKED, so one replica at a time sends each.
+ *   a2a_runs        (task_id, owner, lease_until): who runs a task, for how long unless renewed.
+ *
+ * Appends made in the same turn share one transaction. Each takes a transaction-scoped advisory
+ * lock before its insert, so sequence numbers are handed out in commit order and a replica reading
+ * `seq > last` never skips a record still being committed. Commits NOTIFY `a2a_records`; every
+ * replica LISTENs, and also polls, and hands what others committed to its listener in order.
+ *
+ * The `postgres` package is loaded only here, and only when a database URL is given.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import { clearInterval, setImmediate, setInterval } from "node:timers";
+import { JournalError } from "./errors.ts";
+import { decodeTaskRecord } from "./frozen_task.ts";
+import { StaleWriteError, taskIdOf } from "./storage.ts";
+import type { TaskStorage } from "./storage.ts";
+
+/** Options of {@linkcode PgStorage.open}. */
+export interface PgStorageOptions {
+  /** The database, e.g. `postgres://user@127.0.0.1:5432/db`. */
+  url: string;
+  /** The schema the tables live in; created if missing. @default "a2a_push" */
+  schema?: string;
+  /** This process's name in leases and claims. @default a random UUID */
+  replicaId?: string;
+  /** How often to look for records others committed, besides NOTIFY. @default 500 */
+  pollMs?: number;
+  /** Connections in the pool. @default 8 */
+  maxConnections?: number;
+}
+
+/** The advisory lock that orders commits (an arbitrary 64-bit number: "a2a-push" in ASCII). */
+const COMMIT_LOCK = 0x6132612d70757368n;
+const CHANNEL = "a2a_records";
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The versioned migrations, applied in order under an advisory lock (replicas may start together). */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE a2a_records (
+     seq bigserial PRIMARY KEY, task_id text NOT NULL, version integer NOT NULL, record text NOT NULL,
+     principal text, tenant text, committed_at timestamptz NOT NULL DEFAULT now(), UNIQUE (task_id, version));
+   CREATE TABLE a2a_deliveries (
+     id text PRIMARY KEY, task_id text NOT NULL, config_id text NOT NULL, state text NOT NULL DEFAULT 'pending',
+     lease_owner text, lease_until timestamptz);
+   CREATE INDEX a2a_deliveries_task ON a2a_deliveries (task_id);
+   CREATE TABLE a2a_runs (task_id text PRIMARY KEY, owner text NOT NULL, lease_until timestamptz NOT NULL);`,
+];
+
+type Sql = import("postgres").Sql;
+type Tx = import("postgres").TransactionSql;
+
+interface Pending {
+  record: unknown;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A {@linkcode TaskStorage} on PostgreSQL.
+ *
+ * @example Open, append, close
+ * ```ts
+ * import { PgStorage } from "./pg_storage.ts";
+ * const storage = await PgStorage.open({ url: "postgres://postgres@127.0.0.1:5432/test", schema: "example" });
+ * await storage.append({ type: "checkpoint", taskId: "t1", checkpoint: 1 });
+ * await storage.close();
+ * ```
+ */
+export class PgStorage implements TaskStorage {
+  readonly shared = true;
+  /** This process's name in leases and claims. */
+  readonly replicaId: string;
+  #sql: Sql;
+  #versions = new Map<string, number>();
+  #applied = 0n;
+  #own = new Set<bigint>();
+  #listener: (record: unknown) => void = () => {};
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #tailing: Promise<void> = Promise.resolve();
+  #poll: ReturnType<typeof setInterval> | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  #count = 0;
+  #closed = false;
+
+  /** Use {@linkcode PgStorage.open}. */
+  constructor(sql: Sql, replicaId: string) {
+    this.#sql = sql;
+    this.replicaId = replicaId;
+  }
+
+  /**
+   * Connects, creates or migrates the schema, and starts listening for others' commits.
+   *
+   * @param options See {@linkcode PgStorageOptions}.
+   * @returns The storage; call `load()` next.
+   * @throws {Error} If the `postgres` package is not installed, or the database refuses.
+   */
+  static async open(options: PgStorageOptions): Promise<PgStorage> {
+    const { url, schema = "a2a_push", replicaId = randomUUID(), pollMs = 500, maxConnections = 8 } = options;
+    if (!IDENTIFIER.test(schema)) throw new RangeError(`schema must be a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
+    let postgres: typeof import("postgres");
+    try {
+      postgres = (await import("postgres")).default as typeof import("postgres");
+    } catch (error) {
+      throw new Error("--database-url needs the postgres package: npm install postgres", { cause: error });
+    }
+    const sql = postgres(url, { max: maxConnections, onnotice: () => {}, connection: { search_path: schema, application_name: `a2a-push ${replicaId}` } });
+    const storage = new PgStorage(sql, replicaId);
+    await migrate(sql, schema);
+    const listening = await sql.listen(CHANNEL, () => void storage.catchUp().catch(() => {}));
+    storage.#unlisten = () => listening.unlisten();
+    storage.#poll = setInterval(() => void storage.catchUp().catch(() => {}), pollMs);
+    storage.#poll.unref();
+    return storage;
+  }
+
+  /** Records in the log, as this process knows it. */
+  get recordCount(): number {
+    return this.#count;
+  }
+
+  /** Every record in the log, in commit order. */
+  async load(): Promise<unknown[]> {
+    const records: unknown[] = [];
+    await this.#read((record) => records.push(record));
+    return records;
+  }
+
+  onCommitted(listener: (record: unknown) => void): void {
+    this.#listener = listener;
+  }
+
+  /** Hands what others committed since the last look to the listener; one look at a time. */
+  catchUp(): Promise<void> {
+    const next = this.#tailing.then(() => this.#read(this.#listener));
+    this.#tailing = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Reads the log past `#applied`, in pages, skipping this process's own records. */
+  async #read(deliver: (record: unknown) => void): Promise<void> {
+    if (this.#closed) return;
+    for (let page = 0; page < 10_000; page++) {
+      const rows = await this.#sql<Array<{ seq: string; task_id: string; version: number; record: string }>>`
+        SELECT seq, task_id, version, record FROM a2a_records WHERE seq > ${this.#applied.toString()} ORDER BY seq LIMIT 2000`;
+      for (const row of rows) {
+        const seq = BigInt(row.seq);
+        this.#applied = seq;
+        if (this.#own.delete(seq)) continue;
+        this.#count++;
+        if ((this.#versions.get(row.task_id) ?? 0) < row.version) this.#versions.set(row.task_id, row.version);
+        deliver(decodeTaskRecord(row.record));
+      }
+      if (rows.length < 2000) return;
+    }
+  }
+
+  append(record: unknown): Promise<void> {
+    if (this.#closed) return Promise.reject(new JournalError("CLOSED", "The database storage is closed"));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ record, resolve, reject });
+      this.#flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    try {
+      const inserted = await this.#commit(batch.map((pending) => pending.record));
+      batch.forEach((pending, i) => {
+        if (inserted[i]) pending.resolve();
+        else pending.reject(new StaleWriteError(taskIdOf(pending.record) ?? "", `Task ${taskIdOf(pending.record)} changed on another replica; build the change again`));
+      });
+    } catch (error) {
+      for (const pending of batch) pending.reject(new JournalError("IO", `Cannot commit to the database: ${(error as Error).message}`, { cause: error }));
+    } finally {
+      this.#flushing = undefined;
+      if (this.#queue.length > 0) this.#flushing = this.#flush();
+    }
+  }
+
+  /** One transaction: the records that still extend their task's latest version, and what they do to deliveries. */
+  async #commit(records: unknown[]): Promise<boolean[]> {
+    const rows = records.map((record) => {
+      const taskId = taskIdOf(record);
+      if (taskId === undefined) throw new TypeError("A record must name its task");
+      const r = record as { principal?: string; tenant?: string; type?: string; toJournalJson?: () => string };
+      const text = typeof r.toJournalJson === "function" ? r.toJournalJson() : JSON.stringify(record);
+      return { taskId, version: (this.#versions.get(taskId) ?? 0) + 1, text, principal: r.type === "task" || r.type === "frozen" ? (r.principal ?? null) : null, tenant: r.type === "task" || r.type === "frozen" ? (r.tenant ?? null) : null };
+    });
+    const won = await this.#sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${COMMIT_LOCK.toString()}::bigint)`;
+      const insertedRows = await tx<Array<{ seq: string; task_id: string; version: number }>>`
+        INSERT INTO a2a_records (task_id, version, record, principal, tenant)
+        SELECT * FROM unnest(${rows.map((row) => row.taskId)}::text[], ${rows.map((row) => row.version)}::int[], ${rows.map((row) => row.text)}::text[],
+                             ${rows.map((row) => row.principal) as string[]}::text[], ${rows.map((row) => row.tenant) as string[]}::text[])
+        ON CONFLICT (task_id, version) DO NOTHING RETURNING seq, task_id, version`;
+      const winners = new Map(insertedRows.map((row) => [`${row.task_id}\u0000${row.version}`, BigInt(row.seq)]));
+      const kept = records.filter((_record, i) => winners.has(`${rows[i]!.taskId}\u0000${rows[i]!.version}`));
+      await applyToDeliveries(tx, kept);
+      if (kept.length > 0) await tx`SELECT pg_notify(${CHANNEL}, '')`;
+      return winners;
+    });
+    return rows.map((row) => {
+      const seq = won.get(`${row.taskId}\u0000${row.version}`);
+      if (seq === undefined) return false;
+      // Committed: this process applies it itself, so the tail skips it.
+      if (seq > this.#applied) this.#own.add(seq);
+      this.#versions.set(row.taskId, row.version);
+      this.#count++;
+      return true;
+    });
+  }
+
+  /**
+   * Compaction, for a shared log: the records of tasks the store dropped (retention) are deleted,
+   * with their deliveries and leases. Nothing else is rewritten: every other replica still holds
+   * the rest, and a new replica replays it.
+   *
+   * @param snapshot The live records, taken now; tasks this process knew that are not in it were dropped.
+   */
+  async compact(snapshot: () => Iterable<unknown>): Promise<void> {
+    const live = new Set<string>();
+    for (const record of snapshot()) {
+      const taskId = taskIdOf(record);
+      if (taskId !== undefined) live.add(taskId);
+    }
+    const dropped = [...this.#versions.keys()].filter((taskId) => !live.has(taskId));
+    if (dropped.length === 0) return;
+    await this.#sql.begin(async (tx) => {
+      const deleted = await tx`DELETE FROM a2a_records WHERE task_id = ANY(${dropped}::text[])`;
+      await tx`DELETE FROM a2a_deliveries WHERE task_id = ANY(${dropped}::text[])`;
+      await tx`DELETE FROM a2a_runs WHERE task_id = ANY(${dropped}::text[])`;
+      this.#count = Math.max(0, this.#count - deleted.count);
+    });
+    for (const taskId of dropped) this.#versions.delete(taskId);
+  }
+
+  async claimRuns(taskIds: readonly string[], leaseMs: number): Promise<Set<string>> {
+    if (taskIds.length === 0) return new Set();
+    const rows = await this.#sql<Array<{ task_id: string }>>`
+      INSERT INTO a2a_runs (task_id, owner, lease_until)
+      SELECT id, ${this.replicaId}, now() + ${leaseMs} * interval '1 millisecond' FROM unnest(${[...taskIds]}::text[]) AS id
+      ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+        WHERE a2a_runs.owner = excluded.owner OR a2a_runs.lease_until < now()
+      RETURNING task_id`;
+    return new Set(rows.map((row) => row.task_id));
+  }
+
+  async releaseRun(taskId: string): Promise<void> {
+    await this.#sql`DELETE FROM a2a_runs WHERE task_id = ${taskId} AND owner = ${this.replicaId}`;
+  }
+
+  async claimDeliveries(ids: readonly string[], leaseMs: number): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.#sql<Array<{ id: string }>>`
+      WITH free AS (
+        SELECT id FROM a2a_deliveries
+        WHERE id = ANY(${[...ids]}::text[]) AND state = 'pending'
+          AND (lease_until IS NULL OR lease_until < now() OR lease_owner = ${this.replicaId})
+        FOR UPDATE SKIP LOCKED)
+      UPDATE a2a_deliveries d SET lease_owner = ${this.replicaId}, lease_until = now() + ${leaseMs} * interval '1 millisecond'
+      FROM free WHERE d.id = free.id RETURNING d.id`;
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /** Waits for appends under way, stops listening and closes the connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#flushing;
+    this.#closed = true;
+    if (this.#poll) clearInterval(this.#poll);
+    await this.#unlisten?.().catch(() => {});
+    await this.#tailing;
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+/** Creates the schema and applies the migrations it lacks, one replica at a time. */
+async function migrate(sql: Sql, schema: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext(${`a2a-push migrations ${schema}`}))`;
+    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${schema}.a2a_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const [{ done }] = await tx<Array<{ done: number }>>`SELECT coalesce(max(version), 0)::int AS done FROM ${tx(schema)}.a2a_migrations`;
+    for (let version = done + 1; version <= MIGRATIONS.length; version++) {
+      await tx.unsafe(`SET LOCAL search_path TO ${schema}; ${MIGRATIONS[version - 1]}`);
+      await tx`INSERT INTO ${tx(schema)}.a2a_migrations (version) VALUES (${version})`;
+    }
+  });
+}
+
+/** What committed records do to the delivery rows: new ones owed, outcomes, configs gone. */
+async function applyToDeliveries(tx: Tx, records: unknown[]): Promise<void> {
+  const owed: Array<[string, string, string]> = [];
+  const states = new Map<string, string>();
+  const removed: string[] = [];
+  const configsGone: Array<[string, string]> = [];
+  for (const record of records) {
+    const r = record as { type: string; taskId?: string; id?: string; deliveries?: Array<{ id: string; taskId: string; configId: string }>; delivery?: { id: string; taskId: string; configId: string }; dead?: boolean };
+    for (const d of r.deliveries ?? []) owed.push([d.id, d.taskId, d.configId]);
+    if (r.type === "push.delivery" && r.delivery) {
+      owed.push([r.delivery.id, r.delivery.taskId, r.delivery.configId]);
+      if (r.dead) states.set(r.delivery.id, "dead");
+    }
+    if (r.type === "push.done" && r.id) states.set(r.id, "done");
+    if (r.type === "push.dead" && r.id) states.set(r.id, "dead");
+    if (r.type === "push.replay" && r.id) states.set(r.id, "pending");
+    if (r.type === "push.purged" && r.id) removed.push(r.id);
+    if (r.type === "push.config.deleted" && r.taskId && r.id) configsGone.push([r.taskId, r.id]);
+  }
+  if (owed.length > 0) {
+    await tx`INSERT INTO a2a_deliveries (id, task_id, config_id) SELECT * FROM unnest(${owed.map((o) => o[0])}::text[], ${owed.map((o) => o[1])}::text[], ${owed.map((o) => o[2])}::text[]) ON CONFLICT (id) DO NOTHING`;
+  }
+  if (states.size > 0) {
+    await tx`UPDATE a2a_deliveries d SET state = s.state, lease_owner = NULL, lease_until = NULL FROM unnest(${[...states.keys()]}::text[], ${[...states.values()]}::text[]) AS s(id, state) WHERE d.id = s.id`;
+  }
+  if (removed.length > 0) await tx`DELETE FROM a2a_deliveries WHERE id = ANY(${removed}::text[])`;
+  for (const [taskId, configId] of configsGone) await tx`DELETE FROM a2a_deliveries WHERE task_id = ${taskId} AND config_id = ${configId}`;
+}
