@@ -127,6 +127,7 @@ export class Agent {
       schedule: push.schedule,
       maxInFlight: push.maxInFlight,
       maxInFlightPerOrigin: push.maxInFlightPerOrigin,
+      slowOriginTimeoutMs: push.slowOriginTimeoutMs,
       maxFreshPerOrigin: push.maxFreshPerOrigin,
       log: push.log,
     });

@@ -22,6 +22,8 @@ export type StoredPushConfig = TaskPushNotificationConfig & {
   taskId: string;
   /** Made through A2A v0.3: its webhooks carry the whole v0.3 Task, not a `StreamResponse`. */
   protocolVersion?: "0.3";
+  /** The authenticated caller who made the config; undefined when authentication is off. */
+  principal?: string;
 };
 
 /** An HTTP auth scheme name: an RFC 9110 token. */
