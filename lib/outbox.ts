@@ -8,11 +8,10 @@
  * task's events in order. While a queue is blocked, a new intermediate status update replaces the
  * previous one still waiting behind the head (decided as records are applied, so a replay decides
  * the same); the first Task, artifacts and final updates stay. One timer fires at the earliest due
- * head (a min-heap finds it); a due head then waits for a send slot, which are shared fairly between
- * callers and origins (`fair_share.ts`), each origin within a window that shrinks to a single probe
- * while its attempts fail and grows back as they are answered (`origin_health.ts`). So one slow or
- * dead endpoint holds up only its own queues, and waiting for a slot never uses up an attempt.
- * Deliveries that run out of retries become dead letters.
+ * head (a min-heap finds it), which then waits, using no attempt, for a send slot: slots go in fair
+ * turns to callers and origins (`fair_share.ts`), each origin within a window its outcomes set
+ * (`origin_health.ts`), so a dead endpoint holds up only its own queues. Deliveries that run out
+ * of retries become dead letters.
  *
  * @module
  */
@@ -340,11 +339,9 @@ export class Outbox {
 
   #originOf(url: string): string {
     let origin = this.#originCache.get(url);
-    if (origin === undefined) {
-      origin = new URL(url).origin;
-      if (this.#originCache.size > 10_000) this.#originCache.clear();
-      this.#originCache.set(url, origin);
-    }
+    if (origin !== undefined) return origin;
+    if (this.#originCache.size > 10_000) this.#originCache.clear();
+    this.#originCache.set(url, (origin = new URL(url).origin));
     return origin;
   }
 
