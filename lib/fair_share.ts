@@ -1,22 +1,37 @@
 /**
- * Who sends next: the outbox's send slots shared between principals (the callers who made the
- * configs) and, within each, between webhook origins. A due queue head waits here in its lane,
- * (principal, origin), until a slot is free. Slots go round-robin, principal by principal and
- * within a principal origin by origin, so a caller or a receiver with a thousand webhooks due gets
- * a turn like one with a single webhook. An origin never holds more than the window it is given
- * (see `origin_health.ts`), nor more than a fair share of all slots, `maxInFlight / (active origins
- * + 1)`: the `+ 1` keeps a slot free for an origin whose first webhook just fell due, however many
- * slots the others would take. An origin at its limit sits out the turns until one of its attempts
- * ends (no scan of the waiting, no wake-up storm). Pure: keys and counts in, the next key out.
+ * Who sends next: the outbox's send slots shared between webhook origins and between principals
+ * (the callers who made the configs). A due queue head waits here in its lane, (principal, origin),
+ * until a slot is free. Slots go round-robin, principal by principal and within a principal origin
+ * by origin, so a caller or a receiver with a thousand webhooks due gets a turn like one with a
+ * single webhook. Three limits keep slots free for others:
+ *
+ * - an origin holds no more than its window (`origin_health.ts`);
+ * - nor more than a fair share, `maxInFlight / (active origins + 1)`: the `+ 1` keeps a slot for
+ *   an origin whose first webhook just fell due;
+ * - origins not known to answer (new ones, and those whose last attempt failed or timed out) hold
+ *   together at most three quarters of the slots, and take turns with the answering ones: so
+ *   hundreds of origins that never answer cannot hold every slot for a whole timeout.
+ *
+ * An origin at its limit sits out the turns until one of its attempts ends (no scan of the
+ * waiting, no wake-up storm). Pure: keys and counts in, the next key out; health is read, not kept.
  *
  * @module
  */
+
+import type { OriginHealth } from "./origin_health.ts";
 
 /** Options of {@linkcode FairShare}. */
 export interface FairShareOptions {
   /** Attempts in flight at once, over all origins. @default 256 */
   maxInFlight?: number;
+  /** Each origin's window and whether it answers, read when it takes a turn and when an attempt to it ends. @default every origin answers, no window */
+  health?: Pick<OriginHealth, "window" | "answering">;
 }
+
+/** The two classes of origins, each with its own turns. */
+const ANSWERING = 0;
+const UNPROVEN = 1;
+type Standing = typeof ANSWERING | typeof UNPROVEN;
 
 /** One origin that has attempts in flight or keys waiting. */
 interface OriginSlots {
@@ -25,6 +40,7 @@ interface OriginSlots {
   waiting: Map<string, Set<string>>;
   /** At its limit: out of the turns until an attempt to it ends. */
   full: boolean;
+  standing: Standing;
 }
 
 /**
@@ -36,28 +52,34 @@ interface OriginSlots {
  * const fair = new FairShare({ maxInFlight: 8 });
  * for (const key of ["a1", "a2", "a3"]) fair.add(key, "https://a.example");
  * fair.add("b1", "https://b.example");
- * const window = () => 64;
- * console.log(fair.take(window)?.key, fair.take(window)?.key, fair.take(window)?.key); // a1 b1 a2
+ * console.log(fair.take()?.key, fair.take()?.key, fair.take()?.key); // a1 b1 a2
  * ```
  */
 export class FairShare {
   #max: number;
+  /** The most slots unproven origins hold together. */
+  #maxUnproven: number;
+  #health: NonNullable<FairShareOptions["health"]>;
   #inFlight = 0;
+  #unprovenInFlight = 0;
   /** Every active origin: its size is the count the fair share divides by. */
   #origins = new Map<string, OriginSlots>();
   /** Each waiting key's lane. */
   #lanes = new Map<string, { origin: string; principal: string }>();
-  /** Principals with a lane whose origin has room, in turn order; each with its origins in turn order. */
-  #turns = new Map<string, Set<string>>();
+  /** Per standing: principals with a lane whose origin has room, in turn order, each with its origins in turn order. */
+  #turns: [Map<string, Set<string>>, Map<string, Set<string>>] = [new Map(), new Map()];
+  #lastStanding: Standing = UNPROVEN;
 
   /**
    * @param options See {@linkcode FairShareOptions}.
    * @throws {RangeError} If `maxInFlight` is not a positive integer.
    */
   constructor(options: FairShareOptions = {}) {
-    const { maxInFlight = 256 } = options;
+    const { maxInFlight = 256, health = { window: () => Infinity, answering: () => true } } = options;
     if (!(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new RangeError(`Cannot share send slots: maxInFlight must be a positive integer, got ${maxInFlight}`);
     this.#max = maxInFlight;
+    this.#maxUnproven = maxInFlight - Math.floor(maxInFlight / 4);
+    this.#health = health;
   }
 
   /** Attempts in flight, over all origins. */
@@ -98,11 +120,11 @@ export class FairShare {
     if (lane?.origin === origin && lane.principal === principal) return;
     if (lane) this.delete(key);
     let slots = this.#origins.get(origin);
-    if (!slots) this.#origins.set(origin, (slots = { inFlight: 0, waiting: new Map(), full: false }));
+    if (!slots) this.#origins.set(origin, (slots = { inFlight: 0, waiting: new Map(), full: false, standing: this.#standingOf(origin) }));
     let keys = slots.waiting.get(principal);
     if (!keys) {
       slots.waiting.set(principal, (keys = new Set()));
-      if (!slots.full) this.#enterTurns(principal, origin);
+      if (!slots.full) this.#enterTurns(principal, origin, slots.standing);
     }
     keys.add(key);
     this.#lanes.set(key, { origin, principal });
@@ -122,37 +144,40 @@ export class FairShare {
     keys.delete(key);
     if (keys.size > 0) return;
     slots.waiting.delete(lane.principal);
-    this.#leaveTurns(lane.principal, lane.origin);
+    this.#leaveTurns(lane.principal, lane.origin, slots.standing);
     this.#dropIfIdle(lane.origin);
   }
 
   /**
-   * Takes the next key to send and a slot for it: the next principal's next origin with room, its
-   * oldest waiting key. Call {@linkcode FairShare.release} with the origin when the attempt ends.
+   * Takes the next key to send and a slot for it: the next standing's next principal's next origin
+   * with room, its oldest waiting key. Call {@linkcode FairShare.release} with the origin when the
+   * attempt ends.
    *
-   * @param window How many attempts an origin may have in flight by its health (at least 1).
    * @returns The key and its origin, or undefined when every slot is taken or nothing waits with room.
    */
-  take(window: (origin: string) => number): { key: string; origin: string } | undefined {
+  take(): { key: string; origin: string } | undefined {
     while (this.#inFlight < this.#max) {
-      const turn = this.#turns.entries().next().value;
-      if (!turn) return undefined;
-      const [principal, origins] = turn;
+      const standing = this.#nextStanding();
+      if (standing === undefined) return undefined;
+      const turns = this.#turns[standing];
+      const [principal, origins] = turns.entries().next().value!;
       const origin = origins.values().next().value!;
       const slots = this.#origins.get(origin)!;
-      if (slots.inFlight >= Math.max(1, Math.min(window(origin), this.share))) {
-        this.#setFull(origin, slots, true);
+      if (slots.inFlight >= Math.max(1, Math.min(this.#health.window(origin), this.share))) {
+        this.#move(origin, slots, true, slots.standing);
         continue;
       }
       const key = slots.waiting.get(principal)!.values().next().value!;
       slots.inFlight++;
       this.#inFlight++;
+      if (standing === UNPROVEN) this.#unprovenInFlight++;
+      this.#lastStanding = standing;
       this.delete(key);
       // Round-robin: this principal, and this origin within it, go to the back of the turns.
-      const mine = this.#turns.get(principal);
+      const mine = turns.get(principal);
       if (mine) {
-        this.#turns.delete(principal);
-        this.#turns.set(principal, mine);
+        turns.delete(principal);
+        turns.set(principal, mine);
         if (mine.delete(origin)) mine.add(origin);
       }
       return { key, origin };
@@ -161,7 +186,7 @@ export class FairShare {
   }
 
   /**
-   * Frees the slot of an attempt that ended; its origin takes turns again.
+   * Frees the slot of an attempt that ended; its origin takes turns again, as its health now says.
    *
    * @param origin The origin {@linkcode FairShare.take} returned with the key.
    * @throws {RangeError} If no attempt to `origin` is in flight.
@@ -171,27 +196,44 @@ export class FairShare {
     if (!slots || slots.inFlight === 0) throw new RangeError(`Cannot release a send slot of ${origin}: none is taken`);
     slots.inFlight--;
     this.#inFlight--;
-    if (slots.full) this.#setFull(origin, slots, false);
+    if (slots.standing === UNPROVEN) this.#unprovenInFlight--;
+    const standing = this.#standingOf(origin);
+    if (slots.full || standing !== slots.standing) this.#move(origin, slots, false, standing);
     this.#dropIfIdle(origin);
   }
 
-  #setFull(origin: string, slots: OriginSlots, full: boolean): void {
-    slots.full = full;
-    for (const principal of slots.waiting.keys()) {
-      if (full) this.#leaveTurns(principal, origin);
-      else this.#enterTurns(principal, origin);
-    }
+  /** Answering and unproven origins take turns; unproven ones only while they hold less than their part. */
+  #nextStanding(): Standing | undefined {
+    const answering = this.#turns[ANSWERING].size > 0;
+    const unproven = this.#turns[UNPROVEN].size > 0 && this.#unprovenInFlight < this.#maxUnproven;
+    if (answering && unproven) return this.#lastStanding === ANSWERING ? UNPROVEN : ANSWERING;
+    return answering ? ANSWERING : unproven ? UNPROVEN : undefined;
   }
 
-  #enterTurns(principal: string, origin: string): void {
-    let origins = this.#turns.get(principal);
-    if (!origins) this.#turns.set(principal, (origins = new Set()));
+  #standingOf(origin: string): Standing {
+    return this.#health.answering(origin) ? ANSWERING : UNPROVEN;
+  }
+
+  /** Takes an origin's lanes out of the turns, sets whether it is full and its standing, and puts them back unless full. */
+  #move(origin: string, slots: OriginSlots, full: boolean, standing: Standing): void {
+    for (const principal of slots.waiting.keys()) this.#leaveTurns(principal, origin, slots.standing);
+    if (standing !== slots.standing) this.#unprovenInFlight += standing === UNPROVEN ? slots.inFlight : -slots.inFlight;
+    slots.full = full;
+    slots.standing = standing;
+    if (!full) for (const principal of slots.waiting.keys()) this.#enterTurns(principal, origin, standing);
+  }
+
+  #enterTurns(principal: string, origin: string, standing: Standing): void {
+    const turns = this.#turns[standing];
+    let origins = turns.get(principal);
+    if (!origins) turns.set(principal, (origins = new Set()));
     origins.add(origin);
   }
 
-  #leaveTurns(principal: string, origin: string): void {
-    const origins = this.#turns.get(principal);
-    if (origins?.delete(origin) && origins.size === 0) this.#turns.delete(principal);
+  #leaveTurns(principal: string, origin: string, standing: Standing): void {
+    const turns = this.#turns[standing];
+    const origins = turns.get(principal);
+    if (origins?.delete(origin) && origins.size === 0) turns.delete(principal);
   }
 
   #dropIfIdle(origin: string): void {

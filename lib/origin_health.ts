@@ -4,9 +4,9 @@
  * trip while every attempt is answered) up to the per-origin limit, and halves per failed or timed
  * out attempt, down to one: a single probe, whose answer opens the window again. An origin whose
  * last three attempts timed out gets a shorter timeout, so a receiver that never answers holds a
- * slot for seconds, not for the full timeout. Pure: outcomes in, limits out, the clock injected.
- * Left out: counting attempts and sharing the slots between origins (`fair_share.ts`), sending
- * (the outbox).
+ * slot for seconds, not for the full timeout. Whether an origin answers at all decides its turns.
+ * Pure: outcomes in, limits out, the clock injected. Left out: counting attempts and sharing the
+ * slots between origins (`fair_share.ts`), sending (the outbox).
  *
  * A new origin starts at a window of 8, not at the per-origin limit: a healthy receiver answers in
  * milliseconds and reaches 64 after 56 answers, while one that never answers can hold only 8 slots
@@ -36,7 +36,7 @@ export interface OriginHealthOptions {
 const TIMEOUTS_BEFORE_SHORT = 3;
 /** While the short timeout is on, one attempt in this many waits the full timeout, so a receiver that is only slow is found again. */
 const FULL_TIMEOUT_EVERY = 4;
-/** Origins remembered at most; the oldest is forgotten (which only resets it to a new origin's window). */
+/** Origins remembered at most; the least recently used is forgotten (and is then treated as a new origin). */
 const MAX_ORIGINS = 10_000;
 
 /** One origin's history; an origin with none has the initial window. */
@@ -120,6 +120,17 @@ export class OriginHealth {
   }
 
   /**
+   * Whether the origin's last attempt was answered; a new origin, or one whose last attempt failed
+   * or timed out, is not (yet) known to answer.
+   *
+   * @param origin The webhook URL's origin.
+   * @returns True once an attempt was answered, until one is not.
+   */
+  answering(origin: string): boolean {
+    return this.#origins.get(origin)?.failures === 0;
+  }
+
+  /**
    * The timeout for the origin's next attempt.
    *
    * @param origin The webhook URL's origin.
@@ -163,10 +174,9 @@ export class OriginHealth {
     return line;
   }
 
-  /** Keeps an origin's history, the most recent last; one just like a new origin's is not kept. */
+  /** Keeps an origin's history, the most recently used last. */
   #remember(origin: string, health: Health): void {
     this.#origins.delete(origin);
-    if (health.window === this.#initialWindow && health.timeouts === 0 && health.probingSince === undefined) return;
     this.#origins.set(origin, health);
     if (this.#origins.size > MAX_ORIGINS) this.#origins.delete(this.#origins.keys().next().value!);
   }

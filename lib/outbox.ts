@@ -88,8 +88,8 @@ export class Outbox {
     this.#store = store;
     this.#send = options.send;
     this.#schedule = schedule;
-    this.#fair = new FairShare({ maxInFlight });
     this.#health = new OriginHealth({ maxWindow: maxInFlightPerOrigin, shortTimeoutMs: slowOriginTimeoutMs, now });
+    this.#fair = new FairShare({ maxInFlight, health: this.#health });
     this.#log = log && ((line) => log(escapeLogText(line))); // URLs and errors come from outside; no log, no line built.
     this.#now = now;
     this.#random = random;
@@ -282,7 +282,7 @@ export class Outbox {
   /** Sends waiting heads while slots are free, in the turns `FairShare` gives. */
   #sendWaiting(): void {
     while (this.#running) {
-      const turn = this.#fair.take((origin) => this.#health.window(origin));
+      const turn = this.#fair.take();
       if (!turn) return;
       const { key, origin } = turn;
       const head = this.#queues.get(key)?.[0];

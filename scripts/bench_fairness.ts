@@ -7,7 +7,10 @@
  * wait, the attacker's best case; run the same script on another checkout for a before/after.
  *
  *   npx tsx scripts/bench_fairness.ts [--black-holes 5] [--configs 300] [--healthy-tasks 30]
- *       [--every-ms 200] [--drain-ms 60000] [--timeout-ms 10000]
+ *       [--every-ms 200] [--drain-ms 60000] [--timeout-ms 10000] [--warm]
+ *
+ * `--warm` has the healthy receiver answer one task's webhooks before the flood, as a receiver the
+ * agent already knows (a new origin's first webhook competes with the black holes' turns).
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
       "every-ms": { type: "string", default: "200" },
       "drain-ms": { type: "string", default: "60000" },
       "timeout-ms": { type: "string", default: "10000" },
+      warm: { type: "boolean", default: false },
     },
   });
   const [holeCount, configs, healthyTasks, everyMs, drainMs, timeoutMs] = ["black-holes", "configs", "healthy-tasks", "every-ms", "drain-ms", "timeout-ms"].map((name) => Number(values[name as keyof typeof values]));
@@ -53,6 +57,12 @@ async function main(): Promise<void> {
   const send = (webhook: string) => client.sendMessage({ message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: {} }] }, configuration: { returnImmediately: true, taskPushNotificationConfig: { url: webhook } } });
   const started = performance.now();
   try {
+    if (values.warm) {
+      await send(healthy.url);
+      for (let i = 0; i < 1000 && healthy.latencies.length < 3; i++) await delay(10);
+      healthy.latencies.length = 0;
+    }
+
     // 4. The flood: one task per config, spread over the black holes, 25 at a time.
     let next = 0;
     await Promise.all(Array.from({ length: FLOOD_CONCURRENCY }, async () => {
@@ -75,7 +85,7 @@ async function main(): Promise<void> {
     const sorted = [...healthy.latencies].sort((a, b) => a - b);
     const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
     console.log(JSON.stringify({
-      bench: "fairness", blackHoles: holeCount, configs, healthyTasks, everyMs, timeoutMs,
+      bench: "fairness", blackHoles: holeCount, configs, healthyTasks, everyMs, timeoutMs, warm: values.warm,
       healthyMs: { p50: pct(50), p99: pct(99), max: sorted.at(-1) ?? NaN }, healthyWebhooks: sorted.length, missing: expected - sorted.length,
       attemptsPerBlackHole: holes.map((hole) => hole.connections()), seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
     }));

@@ -5,12 +5,20 @@ import { FairShare } from "../lib/fair_share.ts";
 const A = "https://a.example";
 const B = "https://b.example";
 const C = "https://c.example";
-const WIDE = () => 64;
+
+/** Health as FairShare reads it: windows by origin (default unlimited), and the origins that do not answer. */
+function health(windows: Record<string, number> = {}, unproven: Set<string> = new Set()) {
+  return { window: (origin: string) => windows[origin] ?? Infinity, answering: (origin: string) => !unproven.has(origin) };
+}
 
 /** Takes until nothing more is given, bounded; returns the keys. */
-function drain(fair: FairShare, window: (origin: string) => number = WIDE, max = 1000): string[] {
+function drain(fair: FairShare, max = 1000): string[] {
   const keys: string[] = [];
-  for (let turn = fair.take(window); turn && keys.length < max; turn = fair.take(window)) keys.push(turn.key);
+  while (keys.length < max) {
+    const turn = fair.take();
+    if (!turn) break;
+    keys.push(turn.key);
+  }
   return keys;
 }
 
@@ -34,23 +42,22 @@ test("FairShare.take() gives principals turns first, then their origins, so a ca
 });
 
 test("FairShare.take() keeps an origin within its window, and its keys wait until an attempt to it is released", () => {
-  const fair = new FairShare({ maxInFlight: 100 });
+  const fair = new FairShare({ maxInFlight: 100, health: health({ [A]: 1 }) });
   for (let i = 1; i <= 3; i++) fair.add(`a${i}`, A);
   fair.add("b1", B);
-  const window = (origin: string) => (origin === A ? 1 : 64);
-  assert.deepEqual(drain(fair, window), ["a1", "b1"]);
+  assert.deepEqual(drain(fair), ["a1", "b1"]);
   assert.equal(fair.inFlightTo(A), 1);
   fair.release(A);
-  assert.deepEqual(drain(fair, window), ["a2"]);
+  assert.deepEqual(drain(fair), ["a2"]);
   fair.release(A);
-  assert.deepEqual(drain(fair, window), ["a3"]);
+  assert.deepEqual(drain(fair), ["a3"]);
 });
 
 test("FairShare.take() stops at maxInFlight, and a released slot goes to the next origin in turn", () => {
   const fair = new FairShare({ maxInFlight: 2 });
   for (const key of ["a1", "a2", "b1", "c1"]) fair.add(key, key.startsWith("a") ? A : key.startsWith("b") ? B : C);
   assert.deepEqual(drain(fair), ["a1", "b1"]);
-  assert.equal(fair.take(WIDE), undefined, "every slot is taken");
+  assert.equal(fair.take(), undefined, "every slot is taken");
   fair.release(A);
   assert.deepEqual(drain(fair), ["c1"], "C's turn, not A's again");
   fair.release(B);
@@ -68,6 +75,31 @@ test("FairShare keeps a slot for a newcomer: no origin holds more than maxInFlig
   fair.add("c1", C);
   assert.deepEqual(drain(fair), ["c1"], "the newcomer finds a slot");
   assert.equal(fair.inFlight, 11);
+});
+
+test("FairShare keeps a quarter of the slots for answering origins, however many origins do not answer", () => {
+  const holes = new Set(Array.from({ length: 20 }, (_, i) => `https://hole${i}.example`));
+  const fair = new FairShare({ maxInFlight: 8, health: health({}, holes) });
+  for (const hole of holes) fair.add(`${hole}/1`, hole);
+  assert.equal(drain(fair).length, 6, "origins not known to answer hold three quarters");
+  fair.add("a1", A);
+  fair.add("b1", B);
+  assert.deepEqual(drain(fair), ["a1", "b1"], "answering origins find the rest free");
+});
+
+test("FairShare gives answering and unproven origins turns in alternation, and moves an origin when its health changes", () => {
+  const unproven = new Set([B]);
+  const fair = new FairShare({ maxInFlight: 100, health: health({}, unproven) });
+  for (let i = 1; i <= 3; i++) {
+    fair.add(`a${i}`, A);
+    fair.add(`b${i}`, B);
+  }
+  assert.deepEqual(drain(fair, 2), ["a1", "b1"]);
+  unproven.delete(B);
+  unproven.add(A);
+  fair.release(A);
+  fair.release(B);
+  assert.deepEqual(drain(fair), ["b2", "a2", "b3", "a3"]);
 });
 
 test("FairShare.delete() takes a waiting key out without a turn; an origin with nothing in flight or waiting is forgotten", () => {

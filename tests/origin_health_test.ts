@@ -74,3 +74,14 @@ test("OriginHealth forgets the oldest of more than 10,000 origins, which only gi
   assert.equal(health.window("https://o0.example"), 8);
   assert.equal(health.window("https://o10000.example"), 4);
 });
+
+test("OriginHealth.answering() is false for a new origin and after an unanswered attempt, true after an answer", () => {
+  const health = new OriginHealth();
+  assert.equal(health.answering(ORIGIN), false);
+  health.record(ORIGIN, "answered");
+  assert.equal(health.answering(ORIGIN), true);
+  health.record(ORIGIN, "timedOut");
+  assert.equal(health.answering(ORIGIN), false);
+  health.record(ORIGIN, "answered");
+  assert.equal(health.answering(ORIGIN), true);
+});

@@ -614,3 +614,20 @@ test("Outbox gives up sooner on an origin whose attempts keep timing out, and wa
     await h.close();
   }
 });
+
+test("Outbox keeps a quarter of the slots for receivers that answer, however many origins never do", async () => {
+  const h = await open(tempDir(), { maxInFlight: 8 });
+  try {
+    h.outbox.start();
+    await h.commit("known", newTask("known", [pushConfig("k1", "known", "https://known.example/hook")]));
+    (await h.sent.nth(0)).answer(OK); // The agent now knows this receiver answers.
+    await h.commit("holes", newTask("holes", Array.from({ length: 20 }, (_, i) => pushConfig(`h${i}`, "holes", `https://hole${i}.example/hook`))));
+    await waitFor(() => h.sent.unanswered().length === 6, { ...BOUND, what: "the never-answering origins' three quarters" });
+    await h.commit("known", status("known", "TASK_STATE_COMPLETED", "done"));
+    const done = await h.sent.nth(7);
+    assert.equal(done.attempt.url, "https://known.example/hook");
+    assert.equal(h.sent.attempts.filter((a) => a.attempt.taskId === "holes").length, 6, "no hole got a seventh slot");
+  } finally {
+    await h.close();
+  }
+});
