@@ -79,8 +79,10 @@ export interface PushOptions {
   resolver?: ResolverFunction;
   /** Attempts in flight at once. @default 256 */
   maxInFlight?: number;
-  /** Attempts in flight at once per origin (each on its own keep-alive connection). @default 64 */
+  /** Attempts in flight at once per origin (each on its own keep-alive connection), at most: an origin starts at 8, is cut down to one probe while its attempts fail, and grows back as they are answered. @default 64 */
   maxInFlightPerOrigin?: number;
+  /** The attempt timeout for an origin whose last 3 attempts timed out (every 4th still waits `timeoutMs`); never longer than `timeoutMs`. @default 2000 */
+  slowOriginTimeoutMs?: number;
   /** Bearer token of the admin interface (/admin/outbox). @default read or made in `<dataDir>/admin_token` */
   adminToken?: string;
   /** One line per delivery attempt. @default none */

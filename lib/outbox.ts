@@ -8,8 +8,10 @@
  * task's events in order. While a queue is blocked, a new intermediate status update replaces the
  * previous one still waiting behind the head (decided as records are applied, so a replay decides
  * the same); the first Task, artifacts and final updates stay. One timer fires at the earliest due
- * head (a min-heap finds it); sends are bounded overall and per origin, so one slow endpoint holds
- * up only its own queues. Deliveries that run out of retries become dead letters.
+ * head (a min-heap finds it), which then waits, using no attempt, for a send slot: slots go in fair
+ * turns to callers and origins (`fair_share.ts`), each origin within a window its outcomes set
+ * (`origin_health.ts`), so a dead endpoint holds up only its own queues. Deliveries that run out
+ * of retries become dead letters.
  *
  * @module
  */
@@ -17,8 +19,10 @@
 import { clearTimeout, setTimeout } from "node:timers";
 import { DEFAULT_RETRY_SCHEDULE_MS, I32_MAX, nextDelayMs } from "./backoff.ts";
 import { Backpressure } from "./backpressure.ts";
+import { FairShare } from "./fair_share.ts";
 import { MinHeap } from "./heap.ts";
 import { escapeLogText } from "./log_text.ts";
+import { OriginHealth, resultOf } from "./origin_health.ts";
 import type { Delivery } from "./plan.ts";
 import type { TaskRecord } from "./task_records.ts";
 import type { TaskChange, TaskStore } from "./task_store.ts";
@@ -32,11 +36,13 @@ export interface OutboxOptions {
   schedule?: readonly number[];
   /** Attempts in flight at once. @default 256 */
   maxInFlight?: number;
-  /** Attempts in flight at once to one origin. @default 64 */
+  /** Attempts in flight at once to one origin, at most: its window starts at 8, halves per failure down to 1 and grows by 1 per answer. @default 64 */
   maxInFlightPerOrigin?: number;
+  /** The attempt timeout, ms, for an origin whose last 3 attempts timed out (every 4th still gets the sender's own, which also caps it). @default 2000 */
+  slowOriginTimeoutMs?: number;
   /** Backpressure: {@linkcode Outbox.admit} holds new work for an origin with this many deliveries never attempted. @default 64 */
   maxFreshPerOrigin?: number;
-  /** One line per attempt outcome. @default none */
+  /** One line per attempt outcome, and one when an origin is cut to a single probe or recovers. @default none */
   log?: (line: string) => void;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
@@ -51,8 +57,6 @@ export class Outbox {
   #store: TaskStore;
   #send: OutboxOptions["send"];
   #schedule: readonly number[];
-  #maxInFlight: number;
-  #maxPerOrigin: number;
   #log: ((line: string) => void) | undefined;
   #now: () => number;
   #random: () => number;
@@ -63,9 +67,10 @@ export class Outbox {
   #heap = new MinHeap<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
+  /** Attempts not settled yet (sent, or their outcome being journaled), by queue key. */
   #inFlight = new Map<string, Promise<void>>();
-  #origins = new Map<string, number>();
-  #parked = new Map<string, Set<string>>();
+  #fair: FairShare;
+  #health: OriginHealth;
   #originCache = new Map<string, string>();
   /** Each never-attempted delivery's origin, as counted for backpressure. */
   #freshOrigin = new WeakMap<Delivery, string>();
@@ -75,16 +80,16 @@ export class Outbox {
   /**
    * @param store Where the configs are, and where outcomes are journaled.
    * @param options See {@linkcode OutboxOptions}.
-   * @throws {RangeError} If `schedule` is empty.
+   * @throws {RangeError} If `schedule` is empty, or a limit is not a positive integer.
    */
   constructor(store: TaskStore, options: OutboxOptions) {
-    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 256, maxInFlightPerOrigin = 64, log, now = Date.now, random = Math.random } = options;
+    const { schedule = DEFAULT_RETRY_SCHEDULE_MS, maxInFlight = 256, maxInFlightPerOrigin = 64, slowOriginTimeoutMs = 2000, log, now = Date.now, random = Math.random } = options;
     if (schedule.length === 0) throw new RangeError("schedule must have at least one entry");
     this.#store = store;
     this.#send = options.send;
     this.#schedule = schedule;
-    this.#maxInFlight = maxInFlight;
-    this.#maxPerOrigin = maxInFlightPerOrigin;
+    this.#health = new OriginHealth({ maxWindow: maxInFlightPerOrigin, shortTimeoutMs: slowOriginTimeoutMs, now });
+    this.#fair = new FairShare({ maxInFlight, health: this.#health });
     this.#log = log && ((line) => log(escapeLogText(line))); // URLs and errors come from outside; no log, no line built.
     this.#now = now;
     this.#random = random;
@@ -125,6 +130,7 @@ export class Outbox {
         for (const [deadId, dead] of this.#dead) if (dead.taskId === record.taskId && dead.configId === record.id) this.#dead.delete(deadId);
         for (const d of this.#queues.get(keyOf(record.taskId, record.id)) ?? []) this.#forget(d);
         this.#queues.delete(keyOf(record.taskId, record.id));
+        this.#fair.delete(keyOf(record.taskId, record.id));
         break;
       case "push.attempt":
         if (delivery) {
@@ -190,6 +196,7 @@ export class Outbox {
     if (!queue) return;
     const index = queue.indexOf(delivery);
     if (index !== -1) queue.splice(index, 1);
+    if (index === 0) this.#fair.delete(key); // The head it waited with is gone; the next one is due when it is due.
     if (queue.length === 0) this.#queues.delete(key);
     else if (index === 0) this.#scheduleQueue(key);
   }
@@ -258,38 +265,49 @@ export class Outbox {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     const now = this.#now();
-    while (this.#running && this.#inFlight.size < this.#maxInFlight) {
-      const next = this.#heap.peek();
-      if (!next || next.at > now) break;
+    // Every due head goes to its lane to wait for a slot: the heap keeps only what is not due yet.
+    for (let next = this.#heap.peek(); this.#running && next && next.at <= now; next = this.#heap.peek()) {
       this.#heap.pop();
       const key = next.value;
       const head = this.#queues.get(key)?.[0];
       if (!head || head.nextAt !== next.at || this.#inFlight.has(key)) continue; // A stale entry.
       const config = this.#store.config(head.taskId, head.configId);
-      if (!config) {
-        this.#remove(head.id); // Its config is gone (deleted, 410, or its task dropped): nothing to send it to.
-        continue;
-      }
-      const origin = this.#originOf(config.url);
-      if ((this.#origins.get(origin) ?? 0) >= this.#maxPerOrigin) {
-        let parked = this.#parked.get(origin);
-        if (!parked) this.#parked.set(origin, (parked = new Set()));
-        parked.add(key);
+      if (config) this.#fair.add(key, this.#originOf(config.url), config.principal);
+      else this.#remove(head.id); // Its config is gone (deleted, 410, or its task dropped): nothing to send it to.
+    }
+    this.#sendWaiting();
+    this.#arm();
+  }
+
+  /** Sends waiting heads while slots are free, in the turns `FairShare` gives. */
+  #sendWaiting(): void {
+    while (this.#running) {
+      const turn = this.#fair.take();
+      if (!turn) return;
+      const { key, origin } = turn;
+      const head = this.#queues.get(key)?.[0];
+      const config = head && this.#store.config(head.taskId, head.configId);
+      if (!head || !config || this.#inFlight.has(key)) {
+        this.#fair.release(origin); // Left behind by a change (a deleted config); the heap brings back any new head.
+        if (head && !config) this.#remove(head.id);
         continue;
       }
       const attempt: WebhookAttempt = { id: head.id, taskId: head.taskId, url: config.url, body: head.body };
       if (config.token) attempt.token = config.token;
       if (config.authentication) attempt.authentication = config.authentication;
+      const timeoutMs = this.#health.timeoutMs(origin);
+      if (timeoutMs !== undefined) attempt.timeoutMs = timeoutMs;
       this.#inFlight.set(key, this.#deliver(key, head, attempt, origin));
     }
-    // At the in-flight limit a due entry would re-arm a 0 ms timer over and over: the next finished delivery pumps instead.
-    if (this.#inFlight.size < this.#maxInFlight) this.#arm();
   }
 
   async #deliver(key: string, delivery: Delivery, attempt: WebhookAttempt, origin: string): Promise<void> {
-    this.#origins.set(origin, (this.#origins.get(origin) ?? 0) + 1);
     const outcome = await this.#send(attempt);
-    this.#releaseOrigin(origin); // The connection is free; the queue stays blocked until the outcome is durable.
+    const change = this.#health.record(origin, resultOf(outcome));
+    if (change) this.#log?.(change);
+    // The connection is free for the next turn; this queue stays blocked until the outcome is durable.
+    this.#fair.release(origin);
+    this.#sendWaiting();
     this.#backpressure.outcome(origin, outcome.ok);
     const record = this.#outcomeRecord(delivery, outcome);
     this.#log?.(`webhook ${delivery.id} task ${delivery.taskId} -> ${attempt.url}: ${outcome.ok ? `HTTP ${outcome.status}` : outcome.error} (attempt ${delivery.attempts + 1}, ${record.type})`);
@@ -319,27 +337,11 @@ export class Outbox {
       : { type: "push.attempt", taskId, id, attempts, nextAt: this.#now() + (outcome.retryAfterMs ?? backoff), error: outcome.error };
   }
 
-  #releaseOrigin(origin: string): void {
-    const count = (this.#origins.get(origin) ?? 1) - 1;
-    if (count === 0) this.#origins.delete(origin);
-    else this.#origins.set(origin, count);
-    // One slot is free: wake one parked queue (waking all would re-park all but one, O(n^2)).
-    const parked = this.#parked.get(origin);
-    const key = parked?.values().next().value;
-    if (key === undefined) return;
-    parked!.delete(key);
-    if (parked!.size === 0) this.#parked.delete(origin);
-    this.#scheduleQueue(key);
-    this.#pump();
-  }
-
   #originOf(url: string): string {
     let origin = this.#originCache.get(url);
-    if (origin === undefined) {
-      origin = new URL(url).origin;
-      if (this.#originCache.size > 10_000) this.#originCache.clear();
-      this.#originCache.set(url, origin);
-    }
+    if (origin !== undefined) return origin;
+    if (this.#originCache.size > 10_000) this.#originCache.clear();
+    this.#originCache.set(url, (origin = new URL(url).origin));
     return origin;
   }
 
@@ -363,6 +365,7 @@ export class Outbox {
       if (!alive(queue[0]!.taskId)) {
         for (const d of queue) this.#forget(d);
         this.#queues.delete(key);
+        this.#fair.delete(key);
         continue;
       }
       for (const delivery of queue) yield { type: "push.delivery", taskId: delivery.taskId, delivery };

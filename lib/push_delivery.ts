@@ -66,6 +66,7 @@ export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Si
     schedule: push.schedule,
     maxInFlight: push.maxInFlight,
     maxInFlightPerOrigin: push.maxInFlightPerOrigin,
+    slowOriginTimeoutMs: push.slowOriginTimeoutMs,
     maxFreshPerOrigin: push.maxFreshPerOrigin,
     log: push.log,
   });

@@ -33,6 +33,8 @@ export interface WebhookAttempt {
   body: string;
   token?: string;
   authentication?: AuthenticationInfo;
+  /** Give up on this attempt sooner than the sender's `timeoutMs` (never later): the outbox shortens it for an origin that keeps timing out. @default the sender's */
+  timeoutMs?: number;
 }
 
 /** How an attempt went. */
@@ -45,6 +47,8 @@ export interface SendOutcome {
   retryAfterMs?: number;
   /** A sentence for the log and the dead letter. */
   error?: string;
+  /** No answer came within the timeout. */
+  timedOut?: boolean;
 }
 
 /** Options of {@linkcode WebhookSender}. */
@@ -166,7 +170,8 @@ export class WebhookSender {
    * @returns How it went; never rejects.
    */
   async send(attempt: WebhookAttempt): Promise<SendOutcome> {
-    const { timeoutMs = 10_000 } = this.#options;
+    const { timeoutMs: ownTimeoutMs = 10_000 } = this.#options;
+    const timeoutMs = attempt.timeoutMs !== undefined && attempt.timeoutMs > 0 ? Math.min(attempt.timeoutMs, ownTimeoutMs) : ownTimeoutMs;
     let target: { secure: boolean; options: ReturnType<typeof urlToHttpOptions> };
     let headers: Record<string, string>;
     try {
@@ -229,7 +234,7 @@ export class WebhookSender {
       const timer = setTimeout(() => {
         const error = new Error(`no answer within ${Math.round(timeoutMs)} ms`);
         req.destroy(error);
-        finish(answer ?? { ok: false, error: error.message });
+        finish(answer ?? { ok: false, error: error.message, timedOut: true });
       }, Math.min(timeoutMs, MAX_TIMER_MS));
       req.on("socket", (socket) => {
         // Deno's node:http sends a request again, on another connection, after it failed with a

@@ -31,6 +31,8 @@ interface Attempt {
   attempt: WebhookAttempt;
   /** Attempts of the same (task, url) not answered yet when this one started. */
   othersInFlight: number;
+  /** Attempts to the same origin not answered yet when this one started. */
+  originInFlight: number;
   answered: boolean;
   answer(outcome: SendOutcome): void;
 }
@@ -41,7 +43,8 @@ function scriptedSend() {
   const send = (attempt: WebhookAttempt) =>
     new Promise<SendOutcome>((resolve) => {
       const othersInFlight = attempts.filter((a) => !a.answered && a.attempt.taskId === attempt.taskId && a.attempt.url === attempt.url).length;
-      const entry: Attempt = { attempt, othersInFlight, answered: false, answer: (outcome) => {
+      const originInFlight = attempts.filter((a) => !a.answered && new URL(a.attempt.url).origin === new URL(attempt.url).origin).length;
+      const entry: Attempt = { attempt, othersInFlight, originInFlight, answered: false, answer: (outcome) => {
         entry.answered = true;
         resolve(outcome);
       } };
@@ -469,6 +472,161 @@ test("Outbox.stop() waits for the attempt in flight and sends nothing more", asy
     await stopping;
     assert.equal(h.sent.attempts.length, 1, "nothing sent after stop()");
     assert.equal(h.outbox.pendingCount, 1, "the outcome was journaled: only s1 is left");
+  } finally {
+    await h.close();
+  }
+});
+
+const TIMED_OUT: SendOutcome = { ok: false, error: "no answer within 10000 ms", timedOut: true };
+
+test("Outbox cuts a failing origin to one probe at a time, and opens its window again as it answers", async () => {
+  const lines: string[] = [];
+  const h = await open(tempDir(), { log: (line) => lines.push(line), schedule: Array(10).fill(0) });
+  try {
+    await h.commit("t1", newTask("t1", Array.from({ length: 16 }, (_, i) => pushConfig(`c${i}`))));
+    h.outbox.start();
+    for (let n = 0; n < 8; n++) await h.sent.nth(n);
+    assert.equal(h.sent.unanswered().length, 8, "a new origin starts at a window of 8");
+    for (const attempt of h.sent.attempts) attempt.answer(FAIL);
+    // Cut to the probe: each attempt starts alone, after the one before it was answered.
+    for (let n = 8; n < 13; n++) {
+      const probe = await h.sent.nth(n);
+      assert.equal(probe.originInFlight, 0, `attempt ${n} is the only one in flight`);
+      probe.answer(FAIL);
+    }
+    assert.equal(lines.filter((line) => line.includes("cut to one attempt at a time")).length, 1, "one line for the cut, not one per attempt");
+    (await h.sent.nth(13)).answer(OK);
+    // One answer, a window of two: both go out before either is answered.
+    const [a, b] = [await h.sent.nth(14), await h.sent.nth(15)];
+    assert.deepEqual([a.originInFlight, b.originInFlight], [0, 1]);
+    for (let n = 14; n < 40 && !lines.some((line) => line.includes("recovered")); n++) (await h.sent.nth(n)).answer(OK);
+    assert.match(lines.find((line) => line.includes("recovered"))!, /^webhook origin https:\/\/hooks\.example recovered after 0 s: up to 8 attempts at a time again$/);
+  } finally {
+    await h.close();
+  }
+});
+
+test("Outbox sends a healthy origin's deliveries while a slow origin holds its share of the slots", async () => {
+  const h = await open(tempDir(), { maxInFlight: 4 });
+  try {
+    await h.commit("slow", newTask("slow", Array.from({ length: 10 }, (_, i) => pushConfig(`s${i}`, "slow", `https://slow.example/${i}`))));
+    h.outbox.start();
+    await waitFor(() => h.sent.attempts.length === 2, { ...BOUND, what: "the slow origin's share: half the slots" });
+    await h.commit("fast", newTask("fast", Array.from({ length: 5 }, (_, i) => pushConfig(`f${i}`, "fast", `https://fast.example/${i}`))));
+    for (let done = 0; done < 5; done++) {
+      const next = await waitFor(() => h.sent.unanswered().find((a) => a.attempt.url.startsWith("https://fast.example")), { ...BOUND, what: `fast delivery ${done}` });
+      next.answer(OK);
+    }
+    await waitFor(() => h.outbox.deliveries("pending").every((d) => d.taskId === "slow"), { ...BOUND, what: "every fast delivery done" });
+    assert.equal(h.sent.attempts.filter((a) => a.attempt.taskId === "slow").length, 2, "the slow origin's two attempts are still unanswered, and no more of them went out");
+  } finally {
+    await h.close();
+  }
+});
+
+test("Outbox gives callers turns: a principal with webhooks to many origins does not take every slot", async () => {
+  const h = await open(tempDir(), { maxInFlight: 3 });
+  try {
+    const mallory = ["a", "b", "c", "d", "e"].flatMap((host) => [1, 2].map((i) => ({ ...pushConfig(`${host}${i}`, "m", `https://${host}.example/${i}`), principal: "mallory" })));
+    await h.commit("m", newTask("m", mallory));
+    await h.commit("v", newTask("v", [{ ...pushConfig("v1", "v", "https://victim.example/hook"), principal: "victim" }]));
+    h.outbox.start();
+    await waitFor(() => h.sent.attempts.length === 3, BOUND);
+    // Due at the same moment, so either caller may go first; the other goes second.
+    const hosts = h.sent.attempts.map((a) => new URL(a.attempt.url).host);
+    assert.ok(hosts.slice(0, 2).includes("victim.example"), hosts.join());
+    assert.equal(new Set(hosts).size, 3, "one slot per origin while slots are scarce");
+  } finally {
+    await h.close();
+  }
+});
+
+test("Outbox lets the deliveries waiting behind an origin's probe keep their attempts", async () => {
+  const h = await open(tempDir(), { schedule: [0, 0] });
+  try {
+    await h.commit("t1", newTask("t1", Array.from({ length: 6 }, (_, i) => pushConfig(`c${i}`))));
+    h.outbox.start();
+    for (let n = 0; n < 6; n++) (await h.sent.nth(n)).answer(FAIL); // Each used one of its two attempts.
+    for (let n = 6; n < 9; n++) (await h.sent.nth(n)).answer(FAIL); // Three probes: three dead letters.
+    await waitFor(() => h.outbox.deliveries("dead").length === 3, { ...BOUND, what: "the probes' dead letters" });
+    await h.sent.nth(9);
+    const waiting = h.outbox.deliveries("pending");
+    assert.equal(waiting.length, 3);
+    assert.deepEqual(waiting.map((d) => d.attempts), [1, 1, 1], "waiting for the probe used no attempt");
+    for (let n = 9; n < 12; n++) (await h.sent.nth(n)).answer(OK);
+    await waitFor(() => h.outbox.pendingCount === 0, BOUND);
+    assert.equal(h.outbox.deliveries("dead").length, 3, "no delivery died of waiting");
+    assert.equal(h.outbox.deliveredCount, 3);
+  } finally {
+    await h.close();
+  }
+});
+
+test("Outbox loses and reorders nothing while an origin's window shrinks and grows, and keeps each webhook-id", async () => {
+  const h = await open(tempDir(), { schedule: Array(40).fill(0) });
+  try {
+    for (let t = 1; t <= 4; t++) await h.commit(`t${t}`, newTask(`t${t}`, [pushConfig("c1", `t${t}`), pushConfig("c2", `t${t}`)]));
+    h.outbox.start();
+    for (let t = 1; t <= 4; t++) {
+      await h.commit(`t${t}`, status(`t${t}`, "TASK_STATE_WORKING", "s1"));
+      await h.commit(`t${t}`, artifact(`t${t}`, "a1"));
+      await h.commit(`t${t}`, status(`t${t}`, "TASK_STATE_COMPLETED", "done"));
+    }
+    // Mostly failures at first (the window falls to the probe), then mostly answers (it grows back).
+    for (let n = 0; n < 200 && h.outbox.pendingCount > 0; n++) {
+      const attempt = await waitFor(() => h.sent.unanswered()[0], { ...BOUND, what: `attempt after ${n} answers` });
+      attempt.answer(n < 40 ? (n % 4 === 3 ? OK : FAIL) : n % 4 === 3 ? TIMED_OUT : OK);
+      await waitFor(() => h.outbox.pendingCount === 0 || h.sent.unanswered().length > 0, BOUND);
+    }
+    assert.equal(h.outbox.pendingCount, 0);
+    assert.equal(h.outbox.deliveries("dead").length, 0);
+    const answeredOk = new Set<Attempt>();
+    for (const a of h.sent.attempts) if (a.answered) answeredOk.add(a);
+    for (let t = 1; t <= 4; t++) {
+      for (const url of ["https://hooks.example/c1", "https://hooks.example/c2"]) {
+        const mine = h.sent.attempts.filter((a) => a.attempt.taskId === `t${t}` && a.attempt.url === url);
+        const ids = [...new Set(mine.map((a) => a.attempt.id))];
+        assert.deepEqual(ids.map((id) => wordOf(mine.find((a) => a.attempt.id === id)!.attempt.body)), ["task", "s1", "artifact:a1", "done"], `t${t} ${url}: every event, in order`);
+        for (const id of ids) assert.equal(new Set(mine.filter((a) => a.attempt.id === id).map((a) => a.attempt.body)).size, 1, "one body per webhook-id");
+        assert.ok(mine.every((a) => a.othersInFlight === 0), "never two attempts of one queue at once");
+      }
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test("Outbox gives up sooner on an origin whose attempts keep timing out, and waits the full timeout again once it answers", async () => {
+  const h = await open(tempDir(), { slowOriginTimeoutMs: 1500, schedule: Array(10).fill(0) });
+  try {
+    await h.commit("t1", newTask("t1", [pushConfig("c1")]));
+    await h.commit("t1", status("t1", "TASK_STATE_WORKING", "s1"));
+    h.outbox.start();
+    const timeouts: Array<number | undefined> = [];
+    for (let n = 0; n < 5; n++) {
+      const attempt = await h.sent.nth(n);
+      timeouts.push(attempt.attempt.timeoutMs);
+      attempt.answer(n < 4 ? TIMED_OUT : OK);
+    }
+    assert.deepEqual(timeouts, [undefined, undefined, undefined, 1500, 1500]);
+    assert.equal((await h.sent.nth(5)).attempt.timeoutMs, undefined, "an answer ends it");
+  } finally {
+    await h.close();
+  }
+});
+
+test("Outbox keeps a quarter of the slots for receivers that answer, however many origins never do", async () => {
+  const h = await open(tempDir(), { maxInFlight: 8 });
+  try {
+    h.outbox.start();
+    await h.commit("known", newTask("known", [pushConfig("k1", "known", "https://known.example/hook")]));
+    (await h.sent.nth(0)).answer(OK); // The agent now knows this receiver answers.
+    await h.commit("holes", newTask("holes", Array.from({ length: 20 }, (_, i) => pushConfig(`h${i}`, "holes", `https://hole${i}.example/hook`))));
+    await waitFor(() => h.sent.unanswered().length === 6, { ...BOUND, what: "the never-answering origins' three quarters" });
+    await h.commit("known", status("known", "TASK_STATE_COMPLETED", "done"));
+    const done = await h.sent.nth(7);
+    assert.equal(done.attempt.url, "https://known.example/hook");
+    assert.equal(h.sent.attempts.filter((a) => a.attempt.taskId === "holes").length, 6, "no hole got a seventh slot");
   } finally {
     await h.close();
   }

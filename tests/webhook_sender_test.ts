@@ -244,11 +244,27 @@ test("send() fails an attempt whose receiver never answers after timeoutMs, and 
   const sender = newSender({ timeoutMs: 150 });
   try {
     const started = Date.now();
-    assert.deepEqual(await sender.send(attempt(raw.url)), { ok: false, error: "no answer within 150 ms" });
+    assert.deepEqual(await sender.send(attempt(raw.url)), { ok: false, error: "no answer within 150 ms", timedOut: true });
     assert.ok(Date.now() - started < 2000);
     await waitFor(() => raw.open() === 0, { timeoutMs: 2000, what: "the timed-out connection to close" });
   } finally {
     sender.close();
+    await raw.close();
+  }
+});
+
+test("send() gives up sooner when the attempt's own timeoutMs is shorter than the sender's, never later", async () => {
+  const raw = await rawServer(() => {});
+  const patient = newSender({ timeoutMs: 60_000 });
+  const hasty = newSender({ timeoutMs: 150 });
+  try {
+    const started = Date.now();
+    assert.deepEqual(await patient.send(attempt(raw.url, { timeoutMs: 100 })), { ok: false, error: "no answer within 100 ms", timedOut: true });
+    assert.ok(Date.now() - started < 2000);
+    assert.deepEqual(await hasty.send(attempt(raw.url, { timeoutMs: 60_000 })), { ok: false, error: "no answer within 150 ms", timedOut: true });
+  } finally {
+    patient.close();
+    hasty.close();
     await raw.close();
   }
 });
@@ -276,7 +292,7 @@ test("send() bounds 1xx answers: an endless stream fails the attempt at once, a 
   try {
     const outcome = await sender.send(attempt(fast.url));
     assert.match(outcome.error!, /more than 8 informational \(1xx\) answers/);
-    assert.deepEqual(await sender.send(attempt(slow.url)), { ok: false, error: "no answer within 300 ms" });
+    assert.deepEqual(await sender.send(attempt(slow.url)), { ok: false, error: "no answer within 300 ms", timedOut: true });
     await waitFor(() => fast.open() === 0 && slow.open() === 0, { timeoutMs: 2000, what: "both connections to close" });
   } finally {
     sender.close();
