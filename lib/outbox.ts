@@ -48,7 +48,12 @@ export interface OutboxOptions {
   now?: () => number;
   /** Random numbers in [0, 1), for jitter. @default Math.random */
   random?: () => number;
+  /** Replicas: takes a delivery for one attempt; false when another replica sends it. @default every attempt is this process's */
+  claim?: (deliveryId: string) => Promise<boolean>;
 }
+
+/** A delivery another replica holds is looked at again after this (its outcome usually comes first). */
+const CLAIM_RETRY_MS = 1000;
 
 const keyOf = (taskId: string, configId: string) => `${taskId}\u0000${configId}`;
 
@@ -56,6 +61,7 @@ const keyOf = (taskId: string, configId: string) => `${taskId}\u0000${configId}`
 export class Outbox {
   #store: TaskStore;
   #send: OutboxOptions["send"];
+  #claim: OutboxOptions["claim"];
   #schedule: readonly number[];
   #log: ((line: string) => void) | undefined;
   #now: () => number;
@@ -87,6 +93,7 @@ export class Outbox {
     if (schedule.length === 0) throw new RangeError("schedule must have at least one entry");
     this.#store = store;
     this.#send = options.send;
+    this.#claim = options.claim;
     this.#schedule = schedule;
     this.#health = new OriginHealth({ maxWindow: maxInFlightPerOrigin, shortTimeoutMs: slowOriginTimeoutMs, now });
     this.#fair = new FairShare({ maxInFlight, health: this.#health });
@@ -302,6 +309,14 @@ export class Outbox {
   }
 
   async #deliver(key: string, delivery: Delivery, attempt: WebhookAttempt, origin: string): Promise<void> {
+    if (this.#claim && !(await this.#claim(delivery.id).catch(() => false))) {
+      // Another replica sends this one: its slot goes to the next turn, its queue waits for that outcome.
+      this.#fair.release(origin);
+      delivery.nextAt = this.#now() + CLAIM_RETRY_MS;
+      this.#inFlight.delete(key);
+      this.#scheduleQueue(key);
+      return this.#sendWaiting();
+    }
     const outcome = await this.#send(attempt);
     const change = this.#health.record(origin, resultOf(outcome));
     if (change) this.#log?.(change);

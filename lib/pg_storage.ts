@@ -2,7 +2,7 @@
  * The store seam on PostgreSQL: several agent processes (replicas) on one database, each holding
  * the tasks in memory as the file-journal agent does, all writing one log of records.
  *
- *   a2a_records     (seq, task_id, version, record, principal, tenant): the log; (task_id, version)
+ *   a2a_records     (seq, task_id, version, record, replica, principal, tenant): the log; (task_id, version)
  *                   is unique, so a replica that built a change on an old state loses the race
  *                   (StaleWriteError) and builds it again on the new one.
  *   a2a_deliveries  (id, task_id, config_id, state, lease_owner, lease_until): one row per owed
@@ -50,7 +50,7 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE a2a_records (
      seq bigserial PRIMARY KEY, task_id text NOT NULL, version integer NOT NULL, record text NOT NULL,
-     principal text, tenant text, committed_at timestamptz NOT NULL DEFAULT now(), UNIQUE (task_id, version));
+     replica text NOT NULL, principal text, tenant text, committed_at timestamptz NOT NULL DEFAULT now(), UNIQUE (task_id, version));
    CREATE TABLE a2a_deliveries (
      id text PRIMARY KEY, task_id text NOT NULL, config_id text NOT NULL, state text NOT NULL DEFAULT 'pending',
      lease_owner text, lease_until timestamptz);
@@ -85,7 +85,6 @@ export class PgStorage implements TaskStorage {
   #sql: Sql;
   #versions = new Map<string, number>();
   #applied = 0n;
-  #own = new Set<bigint>();
   #listener: (record: unknown) => void = () => {};
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
@@ -150,16 +149,16 @@ export class PgStorage implements TaskStorage {
     return next;
   }
 
-  /** Reads the log past `#applied`, in pages, skipping this process's own records. */
+  /** Reads the log past `#applied`, in pages; the tail skips this process's own records. */
   async #read(deliver: (record: unknown) => void): Promise<void> {
     if (this.#closed) return;
     for (let page = 0; page < 10_000; page++) {
-      const rows = await this.#sql<Array<{ seq: string; task_id: string; version: number; record: string }>>`
-        SELECT seq, task_id, version, record FROM a2a_records WHERE seq > ${this.#applied.toString()} ORDER BY seq LIMIT 2000`;
+      const rows = await this.#sql<Array<{ seq: string; task_id: string; version: number; record: string; replica: string }>>`
+        SELECT seq, task_id, version, record, replica FROM a2a_records WHERE seq > ${this.#applied.toString()} ORDER BY seq LIMIT 2000`;
       for (const row of rows) {
-        const seq = BigInt(row.seq);
-        this.#applied = seq;
-        if (this.#own.delete(seq)) continue;
+        this.#applied = BigInt(row.seq);
+        // This process applied its own records as it committed them (a restart reads them at load).
+        if (row.replica === this.replicaId && deliver === this.#listener) continue;
         this.#count++;
         if ((this.#versions.get(row.task_id) ?? 0) < row.version) this.#versions.set(row.task_id, row.version);
         deliver(decodeTaskRecord(row.record));
@@ -205,9 +204,11 @@ export class PgStorage implements TaskStorage {
     const won = await this.#sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${COMMIT_LOCK.toString()}::bigint)`;
       const insertedRows = await tx<Array<{ seq: string; task_id: string; version: number }>>`
-        INSERT INTO a2a_records (task_id, version, record, principal, tenant)
-        SELECT * FROM unnest(${rows.map((row) => row.taskId)}::text[], ${rows.map((row) => row.version)}::int[], ${rows.map((row) => row.text)}::text[],
-                             ${rows.map((row) => row.principal) as string[]}::text[], ${rows.map((row) => row.tenant) as string[]}::text[])
+        INSERT INTO a2a_records (task_id, version, record, principal, tenant, replica)
+        SELECT t.task_id, t.version, t.record, t.principal, t.tenant, ${this.replicaId}::text
+        FROM unnest(${rows.map((row) => row.taskId)}::text[], ${rows.map((row) => row.version)}::int[], ${rows.map((row) => row.text)}::text[],
+                    ${rows.map((row) => row.principal) as string[]}::text[], ${rows.map((row) => row.tenant) as string[]}::text[])
+          AS t(task_id, version, record, principal, tenant)
         ON CONFLICT (task_id, version) DO NOTHING RETURNING seq, task_id, version`;
       const winners = new Map(insertedRows.map((row) => [`${row.task_id}\u0000${row.version}`, BigInt(row.seq)]));
       const kept = records.filter((_record, i) => winners.has(`${rows[i]!.taskId}\u0000${rows[i]!.version}`));
@@ -216,10 +217,8 @@ export class PgStorage implements TaskStorage {
       return winners;
     });
     return rows.map((row) => {
-      const seq = won.get(`${row.taskId}\u0000${row.version}`);
-      if (seq === undefined) return false;
-      // Committed: this process applies it itself, so the tail skips it.
-      if (seq > this.#applied) this.#own.add(seq);
+      if (!won.has(`${row.taskId}\u0000${row.version}`)) return false;
+      // Committed: this process applies it itself; the tail knows it by its replica.
       this.#versions.set(row.taskId, row.version);
       this.#count++;
       return true;

@@ -11,6 +11,7 @@
 import type { PushOptions } from "./agent_options.ts";
 import type { FileJournal, Storage } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
+import type { OutboxOptions } from "./outbox.ts";
 import { parseSecrets } from "./signing.ts";
 import type { SigningKeys } from "./signing.ts";
 import type { TaskStore } from "./task_store.ts";
@@ -32,6 +33,7 @@ export interface Signer {
  * @param store The store whose changes the outbox delivers, and where it journals outcomes.
  * @param push The push options.
  * @param signer The keys and issuer.
+ * @param claim Replicas: takes a delivery for one attempt (see `replicas.ts`). @default none
  * @returns The sender (close it last) and the outbox.
  * @throws {RangeError} If a timeout, limit or the schedule is out of range.
  * @throws {TypeError} If a secret or an SSRF allowlist entry is malformed.
@@ -51,7 +53,7 @@ export interface Signer {
  * await journal.close();
  * ```
  */
-export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Signer): { sender: WebhookSender; outbox: Outbox } {
+export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Signer, claim?: OutboxOptions["claim"]): { sender: WebhookSender; outbox: Outbox } {
   const sender = new WebhookSender({
     secrets: parseSecrets(push.secrets),
     keys: () => signer.keys,
@@ -69,6 +71,7 @@ export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Si
     slowOriginTimeoutMs: push.slowOriginTimeoutMs,
     maxFreshPerOrigin: push.maxFreshPerOrigin,
     log: push.log,
+    claim,
   });
   return { sender, outbox };
 }

@@ -10,12 +10,39 @@
  * @module
  */
 
-import { clearInterval, setInterval } from "node:timers";
+import { clearInterval, setImmediate, setInterval } from "node:timers";
 import type { Outbox } from "./outbox.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskStorage } from "./storage.ts";
 import type { TaskStore } from "./task_store.ts";
 import { TERMINAL_STATES } from "./types.ts";
+
+/**
+ * Delivery claims for the outbox, one query per turn of the event loop however many attempts
+ * start in it.
+ *
+ * @param storage The shared storage.
+ * @param leaseMs How long a claim holds: longer than an attempt can take.
+ * @returns `claim(deliveryId)`: true when this replica may send it now.
+ */
+export function deliveryClaims(storage: TaskStorage, leaseMs: number): (deliveryId: string) => Promise<boolean> {
+  let batch: Map<string, Array<(granted: boolean) => void>> | undefined;
+  return (deliveryId) => new Promise((resolve) => {
+    if (!batch) {
+      const current = (batch = new Map());
+      setImmediate(() => {
+        batch = undefined;
+        storage.claimDeliveries([...current.keys()], leaseMs).then(
+          (granted) => { for (const [id, waiters] of current) for (const wake of waiters) wake(granted.has(id)); },
+          () => { for (const waiters of current.values()) for (const wake of waiters) wake(false); },
+        );
+      });
+    }
+    const waiters = batch.get(deliveryId) ?? [];
+    waiters.push(resolve);
+    batch.set(deliveryId, waiters);
+  });
+}
 
 /** Options of {@linkcode Replicas}. */
 export interface ReplicasOptions {
