@@ -26,7 +26,7 @@ import type { StoredPushConfig } from "./push_config.ts";
 import { openPushDelivery, replayJournal } from "./push_delivery.ts";
 import type { Signer } from "./push_delivery.ts";
 import { PgStorage } from "./pg_storage.ts";
-import { Replicas, deliveryClaims } from "./replicas.ts";
+import { DEFAULT_LEASE_MS, Replicas, deliveryClaims } from "./replicas.ts";
 import { TaskRunner } from "./runner.ts";
 import { fileStorage } from "./storage.ts";
 import type { TaskStorage } from "./storage.ts";
@@ -124,12 +124,12 @@ export class Agent {
     const signer: Signer = { keys: push && push.jwt !== false ? await loadSigningKeys(dataDir) : undefined, issuer: options.publicUrl?.replace(/\/$/, "") ?? "" };
     // 4. The webhook sender, and the outbox that sends what the store's changes owe through it and journals outcomes.
     // (`push_delivery.ts`: the SDK sender wires the same two.)
-    // With replicas, the one that claims a delivery sends it (a claim outlasts an attempt's timeout).
-    const claim = storage.shared ? deliveryClaims(storage, 2 * (push?.timeoutMs ?? 10_000) + 5000) : undefined;
+    // With replicas, the one that claims a delivery sends it (the claim is renewed while it does).
+    const claim = storage.shared ? deliveryClaims(storage, options.database?.leaseMs ?? DEFAULT_LEASE_MS) : undefined;
     const { sender, outbox } = push ? openPushDelivery(store, push, signer, claim) : { sender: undefined, outbox: undefined };
     // 5. Replay: each record to the store, then to the outbox (which reads the store's configs); a repair skips orphans.
     // Replicas apply each other's records as they commit, from the end of this replay on.
-    const replicas = storage.shared ? new Replicas(storage, store, outbox, { leaseMs: options.database?.leaseMs, warn }) : undefined;
+    const replicas = storage.shared ? new Replicas(storage, store, outbox, { leaseMs: options.database?.leaseMs ?? DEFAULT_LEASE_MS, warn }) : undefined;
     await replayJournal(journal ?? storage, store, outbox, { repair, warn });
     // 6. The runner drives tasks (with replicas, those whose lease it holds); its changes' deliveries go to the outbox too.
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox, leases: replicas?.leases });

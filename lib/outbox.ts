@@ -108,6 +108,11 @@ export class Outbox {
     return this.#delivered;
   }
 
+  /** The deliveries being attempted now (their claims are renewed while they are, with replicas). */
+  inFlightIds(): string[] {
+    return [...this.#inFlight.keys()].flatMap((key) => this.#queues.get(key)?.[0]?.id ?? []);
+  }
+
   /** Deliveries waiting (or in flight). */
   get pendingCount(): number {
     return this.#byId.size;

@@ -44,6 +44,9 @@ export function deliveryClaims(storage: TaskStorage, leaseMs: number): (delivery
   });
 }
 
+/** How long a run's (or an attempt's) lease holds unless renewed. */
+export const DEFAULT_LEASE_MS = 10_000;
+
 /** Options of {@linkcode Replicas}. */
 export interface ReplicasOptions {
   /** How long a run's lease holds unless renewed (renewed every third of it). @default 10000 */
@@ -83,7 +86,7 @@ export class Replicas {
    * @param options See {@linkcode ReplicasOptions}.
    */
   constructor(storage: TaskStorage, store: TaskStore, outbox: Outbox | undefined, options: ReplicasOptions = {}) {
-    const { leaseMs = 10_000, warn = console.warn, now = Date.now } = options;
+    const { leaseMs = DEFAULT_LEASE_MS, warn = console.warn, now = Date.now } = options;
     if (!(leaseMs >= 100)) throw new RangeError(`leaseMs must be at least 100, got ${leaseMs}`);
     this.leaseMs = leaseMs;
     this.#storage = storage;
@@ -132,6 +135,8 @@ export class Replicas {
       const mine = runner.runningIds();
       const held = await this.#storage.claimRuns(mine, this.leaseMs);
       for (const taskId of mine) if (!held.has(taskId)) runner.abort(taskId);
+      // The attempts under way here keep their claims, however long a receiver takes.
+      if (this.#outbox) await this.#storage.claimDeliveries(this.#outbox.inFlightIds(), this.leaseMs);
       // A task nobody has claimed yet is its own replica's for a lease's time after its last change.
       const now = this.#now();
       const candidates: string[] = [];
