@@ -126,7 +126,7 @@ export class PgStorage implements TaskStorage {
     return storage;
   }
 
-  /** Records in the log, as this process knows it. */
+  /** Records this process has seen since its last compaction (live ones then, and every one since). */
   get recordCount(): number {
     return this.#count;
   }
@@ -234,17 +234,20 @@ export class PgStorage implements TaskStorage {
    */
   async compact(snapshot: () => Iterable<unknown>): Promise<void> {
     const live = new Set<string>();
+    let liveRecords = 0;
     for (const record of snapshot()) {
       const taskId = taskIdOf(record);
       if (taskId !== undefined) live.add(taskId);
+      liveRecords++;
     }
+    // The log is not rewritten: count it as compacted, so the next compaction waits for it to grow again.
+    this.#count = liveRecords;
     const dropped = [...this.#versions.keys()].filter((taskId) => !live.has(taskId));
     if (dropped.length === 0) return;
     await this.#sql.begin(async (tx) => {
-      const deleted = await tx`DELETE FROM a2a_records WHERE task_id = ANY(${dropped}::text[])`;
+      await tx`DELETE FROM a2a_records WHERE task_id = ANY(${dropped}::text[])`;
       await tx`DELETE FROM a2a_deliveries WHERE task_id = ANY(${dropped}::text[])`;
       await tx`DELETE FROM a2a_runs WHERE task_id = ANY(${dropped}::text[])`;
-      this.#count = Math.max(0, this.#count - deleted.count);
     });
     for (const taskId of dropped) this.#versions.delete(taskId);
   }
