@@ -12,6 +12,8 @@
  */
 
 import { A2AError, ERROR_CODES } from "./errors.ts";
+import { TERMINAL_STATES } from "./types.ts";
+import type { TaskState } from "./types.ts";
 import type { Caller } from "./auth.ts";
 
 /** Whose a task (or push config) is. */
@@ -187,4 +189,48 @@ function once(release: () => void): () => void {
     done = true;
     release();
   };
+}
+
+/**
+ * The unfinished tasks of each principal, kept as tasks are made and finish, so the open-task quota
+ * is a lookup, not a scan.
+ *
+ * @example
+ * ```ts
+ * import { OpenTasks } from "./access.ts";
+ * const open = new OpenTasks();
+ * open.track({ id: "t1", state: "TASK_STATE_WORKING", principal: "alice" });
+ * console.log(open.count("alice")); // 1
+ * ```
+ */
+export class OpenTasks {
+  #owner = new Map<string, string>();
+  #count = new Map<string, number>();
+
+  /**
+   * Counts a task while it is unfinished, and stops counting it once it is not.
+   *
+   * @param task Its id, state and principal.
+   */
+  track(task: { id: string; state: string; principal?: string }): void {
+    const open = !TERMINAL_STATES.has(task.state as TaskState);
+    const counted = this.#owner.get(task.id);
+    if (open === (counted !== undefined)) return;
+    const key = counted ?? task.principal ?? "";
+    const count = (this.#count.get(key) ?? 0) + (open ? 1 : -1);
+    if (count > 0) this.#count.set(key, count);
+    else this.#count.delete(key);
+    if (open) this.#owner.set(task.id, key);
+    else this.#owner.delete(task.id);
+  }
+
+  /** Unfinished tasks of a principal (undefined: those made with authentication off). */
+  count(principal: string | undefined): number {
+    return this.#count.get(principal ?? "") ?? 0;
+  }
+
+  /** The ids of every unfinished task. */
+  ids(): IterableIterator<string> {
+    return this.#owner.keys();
+  }
 }

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ownerOf } from "./access.ts";
+import { OpenTasks, ownerOf } from "./access.ts";
 import { FrozenTask, decodeTaskRecord } from "./frozen_task.ts";
 import type { Storage } from "./journal.ts";
 import { planDeliveries } from "./plan.ts";
@@ -113,9 +113,8 @@ export class TaskStore {
   #frozenBytes = 0;
   /** Finished tasks held (frozen). */
   #finished = 0;
-  /** Each unfinished task's principal ("" for none), and how many each principal has. */
-  #openOwner = new Map<string, string>();
-  #openCount = new Map<string, number>();
+  /** Unfinished tasks, by principal (the open-task quota, and what replicas may take over). */
+  #open = new OpenTasks();
 
   /**
    * @param journal Where records go.
@@ -197,7 +196,7 @@ export class TaskStore {
       this.#setFrozen(FrozenTask.of(r.task, r));
       return;
     }
-    if (TASK_FIELD_TYPES.has(r?.type)) this.#countOpen(applyRecord(this.#tasks, r));
+    if (TASK_FIELD_TYPES.has(r?.type)) this.#open.track(applyRecord(this.#tasks, r));
     this.#applyConfigs(r);
   }
 
@@ -209,7 +208,7 @@ export class TaskStore {
   }
 
   #freeze(id: string, stored: LiveTask): void {
-    this.#countOpen(stored);
+    this.#open.track(stored);
     const frozen = FrozenTask.of(stored.task, stored);
     this.#setFrozen(frozen);
     this.#frozenBytes += frozen.json!.length;
@@ -221,19 +220,6 @@ export class TaskStore {
     this.#tasks.set(frozen.id, frozen);
   }
 
-  /** Counts a task among its principal's open tasks while it is unfinished (see `openTasks`). */
-  #countOpen(stored: StoredTask): void {
-    const open = !TERMINAL_STATES.has(stored.state);
-    const counted = this.#openOwner.get(stored.id);
-    if (open === (counted !== undefined)) return;
-    const key = counted ?? stored.principal ?? "";
-    const count = (this.#openCount.get(key) ?? 0) + (open ? 1 : -1);
-    if (count > 0) this.#openCount.set(key, count);
-    else this.#openCount.delete(key);
-    if (open) this.#openOwner.set(stored.id, key);
-    else this.#openOwner.delete(stored.id);
-  }
-
   /**
    * Unfinished tasks of a principal, for the open-task quota.
    *
@@ -241,7 +227,7 @@ export class TaskStore {
    * @returns How many of its tasks are not yet terminal.
    */
   openTasks(principal: string | undefined): number {
-    return this.#openCount.get(principal ?? "") ?? 0;
+    return this.#open.count(principal);
   }
 
   #drop(id: string, stored: StoredTask): void {
@@ -355,7 +341,7 @@ export class TaskStore {
   /** What a durable record does here: the task and its configs change, streams hear of it, a finished task freezes. */
   #applyDurable(taskId: string, record: TaskRecord): { stored: StoredTask | undefined; event: StreamResponse | undefined } {
     const stored = TASK_FIELD_TYPES.has(record.type) ? applyRecord(this.#tasks, record) : this.#tasks.get(taskId);
-    if (stored && record.type === "task") this.#countOpen(stored);
+    if (stored && record.type === "task") this.#open.track(stored);
     this.#applyConfigs(record);
     const event = stored && toEvent(record, stored);
     if (event) for (const stream of this.#followers.get(taskId) ?? []) stream.push(event);
@@ -366,7 +352,7 @@ export class TaskStore {
 
   /** Unfinished tasks, by id (what a replica may have to take over). */
   openTaskIds(): IterableIterator<string> {
-    return this.#openOwner.keys();
+    return this.#open.ids();
   }
 
   /**
