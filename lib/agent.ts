@@ -355,6 +355,18 @@ export class Agent {
     return this.#compactor.compact();
   }
 
+  /**
+   * Replicas: applies what other replicas committed until now (a client may ask this replica about
+   * a task another made a moment ago).
+   *
+   * @returns False when there are no other replicas (nothing to catch up with).
+   */
+  async catchUp(): Promise<boolean> {
+    if (!this.#storage.shared) return false;
+    await this.#storage.catchUp();
+    return true;
+  }
+
   /** The journal file, for operators and benchmarks; undefined on a database. */
   get journal(): FileJournal | undefined {
     return this.#journal;

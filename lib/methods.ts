@@ -36,6 +36,16 @@ import { parseListTasksParams, parseSendMessageParams, parseTaskIdParams } from 
  */
 export async function callMethod(agent: Agent, method: string, params: unknown, caller?: Caller): Promise<unknown> {
   const who = withTenant(caller, params);
+  try {
+    return await dispatch(agent, method, params, who);
+  } catch (error) {
+    // Replicas: a task made on another replica a moment ago may not have reached this one yet.
+    if (!(error instanceof A2AError) || error.code !== ERROR_CODES.TASK_NOT_FOUND || !(await agent.catchUp())) throw error;
+    return dispatch(agent, method, params, who);
+  }
+}
+
+async function dispatch(agent: Agent, method: string, params: unknown, who: Caller | undefined): Promise<unknown> {
   switch (method) {
     case "SendMessage":
       return agent.sendMessage(parseSendMessageParams(params), who);

@@ -86,3 +86,12 @@ test("replicas: a replica that stops mid-task leaves it to another, which resume
     assert.equal(new Set(steps).size, steps.length, `no step ran twice: ${steps.join(", ")}`);
   }, 500);
 });
+
+test("replicas: a task made on one replica is found at once through the other's methods, even before its change arrives there", needsDatabase(), async () => {
+  await withReplicas(2, async ([a, b]) => {
+    const { task } = await a!.agent.sendMessage({ message: userMessage({ steps: 0 }), configuration: { returnImmediately: true } });
+    const { callMethod } = await import("../lib/methods.ts");
+    const found = (await callMethod(b!.agent, "GetTask", { id: task.id })) as { id: string };
+    assert.equal(found.id, task.id);
+  });
+});
