@@ -15,8 +15,6 @@
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createServer as createTcpServer } from "node:net";
-import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -24,6 +22,7 @@ import { parseArgs } from "node:util";
 import { Agent } from "../lib/agent.ts";
 import { A2AClient } from "../lib/client.ts";
 import { createAgentServer } from "../lib/server.ts";
+import { startBlackHole } from "../tests/black_hole.ts";
 
 const FLOOD_CONCURRENCY = 25;
 
@@ -100,28 +99,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** A TCP server that accepts connections, reads what comes and never answers. */
-async function startBlackHole() {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server = createTcpServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {}); // Reset by the agent's timeout.
-    socket.resume();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    connections: () => connections,
-    close: () => {
-      const closed = new Promise((resolve) => server.close(resolve));
-      for (const socket of sockets) socket.destroy();
-      return closed;
-    },
-  };
-}
 
 /** Acknowledges every webhook; notes, once per webhook-id, the ms since the status it carries was stamped. */
 async function startHealthyReceiver() {

@@ -7,12 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
-import type { Socket } from "node:net";
 import { test } from "node:test";
 import { setTimeout as pace } from "node:timers/promises";
 import { startAgent, startTestReceiver, userMessage, waitFor } from "./helpers.ts";
 import type { SeenRequest } from "./helpers.ts";
+import { startBlackHole } from "./black_hole.ts";
 
 const BLACK_HOLES = 5;
 const FLOOD_TASKS = 300;
@@ -24,29 +23,6 @@ const P99_LIMIT_MS = 2000;
 /** How long the last healthy webhooks may take to arrive before the missing ones count as late. */
 const DRAIN_MS = 4000;
 
-/** A TCP server that accepts connections, reads what comes and never answers. */
-async function startBlackHole() {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {}); // Reset by the agent when its attempt times out.
-    socket.resume();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    connections: () => connections,
-    async close() {
-      const closed = new Promise((resolve) => server.close(resolve));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
-}
 
 /** The ms between the status a webhook carries being stamped and the webhook arriving. */
 function latencyOf(seen: SeenRequest): number {
