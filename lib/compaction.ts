@@ -76,3 +76,36 @@ export class Compactor {
     await this.#running?.catch(() => undefined);
   }
 }
+
+/**
+ * Which finished tasks a compaction drops: those whose last change is older than the retention,
+ * then the oldest beyond `keep`, never one whose notifications are still owed. Pure.
+ *
+ * @param finished The finished tasks held.
+ * @param options `cutoff` (ms since the epoch), `keep` (finished tasks to keep at most), `owed`
+ *   (the tasks still owed a notification, asked only when some must go for `keep`).
+ * @returns The tasks to drop.
+ *
+ * @example
+ * ```ts
+ * import { tasksToDrop } from "./compaction.ts";
+ * const old = { id: "a", timestamp: "2020-01-01T00:00:00Z" };
+ * console.log(tasksToDrop([old], { cutoff: Date.now(), keep: 10, owed: () => new Set() })); // [old]
+ * ```
+ */
+export function tasksToDrop<T extends { id: string; timestamp: string }>(finished: readonly T[], options: { cutoff: number; keep: number; owed: () => ReadonlySet<string> }): T[] {
+  const { cutoff, keep, owed } = options;
+  const expired = finished.filter((task) => Date.parse(task.timestamp) < cutoff);
+  const kept = finished.filter((task) => Date.parse(task.timestamp) >= cutoff);
+  let excess = kept.length - keep;
+  if (excess <= 0) return expired;
+  const pinned = owed();
+  const extra: T[] = [];
+  for (const task of [...kept].sort((a, b) => a.timestamp.localeCompare(b.timestamp))) {
+    if (excess <= 0) break;
+    if (pinned.has(task.id)) continue;
+    extra.push(task);
+    excess--;
+  }
+  return [...expired, ...extra];
+}

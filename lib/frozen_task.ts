@@ -73,6 +73,23 @@ export class FrozenTask implements StoredTask, StoredLine {
     this.#json = undefined;
   }
 
+  /**
+   * A copy with its JSON in memory, read back from the journal when only the line's location is kept.
+   *
+   * @param readLine The storage's `readLine`.
+   * @returns The copy, or undefined if the task was dropped (retention) meanwhile.
+   * @throws {Error} If the line cannot be read back intact, or there is no way to read it.
+   */
+  async inMemory(readLine: ((location: LineLocation) => Promise<Uint8Array>) | undefined): Promise<FrozenTask | undefined> {
+    if (this.#json !== undefined) return new FrozenTask(this, this.#json);
+    const line = this.#line;
+    if (!line) return undefined;
+    if (!readLine) throw new Error(`Task ${this.id} is on disk, but the storage cannot read lines back`);
+    const record = decodeTaskRecord(await readLine(line));
+    // A stale location (the task was dropped while this read waited) could name another line.
+    return record instanceof FrozenTask && record.id === this.id ? record : undefined;
+  }
+
   /** Retention dropped it: a read still holding it finds nothing rather than another line. */
   dropped(): void {
     this.#line = undefined;

@@ -15,7 +15,8 @@
  */
 
 import { OpenTasks, ownerOf } from "./access.ts";
-import { FrozenTask, decodeTaskRecord } from "./frozen_task.ts";
+import { tasksToDrop } from "./compaction.ts";
+import { FrozenTask } from "./frozen_task.ts";
 import type { Storage } from "./journal.ts";
 import { planDeliveries } from "./plan.ts";
 import { StaleWriteError, taskIdOf } from "./storage.ts";
@@ -165,19 +166,7 @@ export class TaskStore {
    */
   async read(stored: StoredTask): Promise<Task | undefined> {
     if (!(stored instanceof FrozenTask) || stored.json !== undefined) return stored.task;
-    return (await this.#inMemory(stored))?.task;
-  }
-
-  /** A copy of a frozen task with its JSON in memory (read from the journal if need be). */
-  async #inMemory(stored: FrozenTask): Promise<FrozenTask | undefined> {
-    if (stored.json !== undefined) return new FrozenTask(stored, stored.json);
-    const line = stored.journalLine;
-    if (!line) return undefined;
-    if (!this.#journal.readLine) throw new Error(`Task ${stored.id} is on disk, but the storage cannot read lines back`);
-    const record = decodeTaskRecord(await this.#journal.readLine(line));
-    // A stale location (the task was dropped while this read waited) could name another line.
-    if (!(record instanceof FrozenTask) || record.id !== stored.id) return undefined;
-    return record;
+    return (await stored.inMemory(this.#journal.readLine?.bind(this.#journal)))?.task;
   }
 
   /**
@@ -293,7 +282,7 @@ export class TaskStore {
       for (let attempt = 1; ; attempt++) {
         let current = this.#tasks.get(taskId);
         // `build` and the plan may look at the task's body: bring a finished one's into memory.
-        if (current instanceof FrozenTask) current = await this.#inMemory(current);
+        if (current instanceof FrozenTask) current = await current.inMemory(this.#journal.readLine?.bind(this.#journal));
         const record = build(current);
         if (!record) return undefined;
         const deliveries = OWING_TYPES.has(record.type)
@@ -381,24 +370,9 @@ export class TaskStore {
    */
   async compact(extra: () => Iterable<unknown>, owed: () => ReadonlySet<string> = () => new Set()): Promise<void> {
     await this.#journal.compact(() => {
-      const cutoff = this.#options.now() - this.#options.retentionMs;
-      const finished: Array<[string, StoredTask]> = [];
-      for (const [id, stored] of this.#tasks) {
-        if (!TERMINAL_STATES.has(stored.state)) continue;
-        if (Date.parse(stored.timestamp) < cutoff) this.#drop(id, stored);
-        else finished.push([id, stored]);
-      }
-      let excess = this.#finished - this.#options.maxFinishedTasks;
-      if (excess > 0) {
-        const pinned = owed();
-        finished.sort(([, a], [, b]) => a.timestamp.localeCompare(b.timestamp));
-        for (const [id, stored] of finished) {
-          if (excess <= 0) break;
-          if (pinned.has(id)) continue;
-          this.#drop(id, stored);
-          excess--;
-        }
-      }
+      const finished = [...this.#tasks.values()].filter((stored) => TERMINAL_STATES.has(stored.state));
+      const { retentionMs, maxFinishedTasks, now } = this.#options;
+      for (const stored of tasksToDrop(finished, { cutoff: now() - retentionMs, keep: maxFinishedTasks, owed })) this.#drop(stored.id, stored);
       return [...this.#snapshot(), ...extra()];
     });
     // The compaction left every body it wrote on disk; count what is still held.

@@ -224,3 +224,15 @@ test("Compactor.compact() joins the compaction under way, and stop() waits for i
     await a.close();
   }
 });
+
+test("tasksToDrop() drops expired tasks, then the oldest beyond keep, never an owed one", async () => {
+  const { tasksToDrop } = await import("../lib/compaction.ts");
+  const at = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 0, minutes)).toISOString();
+  const tasks = [{ id: "expired", timestamp: at(0) }, { id: "a", timestamp: at(10) }, { id: "owed", timestamp: at(11) }, { id: "b", timestamp: at(12) }, { id: "c", timestamp: at(13) }];
+  const cutoff = Date.parse(at(5));
+  let asked = 0;
+  const owed = () => (asked++, new Set(["owed"]));
+  assert.deepEqual(tasksToDrop(tasks, { cutoff, keep: 10, owed }).map((t) => t.id), ["expired"]);
+  assert.equal(asked, 0, "owed() is asked only when some must go for keep");
+  assert.deepEqual(tasksToDrop(tasks, { cutoff, keep: 2, owed }).map((t) => t.id), ["expired", "a", "b"]);
+});
