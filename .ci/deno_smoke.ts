@@ -1,6 +1,6 @@
 /**
  * Deno smoke run for CI: starts the demo scripts under Deno 2 (`npx deno@2 run -A ...`), checks
- * that they answer, and stops them. Bounded: every wait has a deadline, every child is killed.
+ * that they answer (the agent on PostgreSQL too, given `A2A_TEST_DATABASE_URL`), and stops them. Bounded: every wait has a deadline, every child is killed.
  */
 
 import { spawn } from "node:child_process";
@@ -39,6 +39,23 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     console.log(`deno smoke: receiver OK (${receiverUrl}, verified webhooks and fetched task ${pushed.task.id})`);
+
+    // 3. With a database (CI gives one), the agent keeps its tasks in PostgreSQL under Deno too.
+    const databaseUrl = process.env.A2A_TEST_DATABASE_URL;
+    if (databaseUrl) {
+      const schema = `a2a_deno_smoke_${process.pid}`;
+      const replicaUrl = await startUnderDeno("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", join(dir, "replica"), "--database-url", databaseUrl, "--database-schema", schema], children);
+      try {
+        const replica = new A2AClient(`${replicaUrl}/`);
+        const stored = await replica.sendMessage({ message: { messageId: "smoke-3", role: "ROLE_USER", parts: [{ data: { steps: 1, stepMs: 10 } }] } });
+        if (stored.task.status.state !== "TASK_STATE_COMPLETED") throw new Error(`Deno agent on PostgreSQL: task ended ${stored.task.status.state}`);
+        console.log(`deno smoke: agent on PostgreSQL OK (${replicaUrl}, task ${stored.task.id} completed)`);
+      } finally {
+        const postgres = (await import("postgres")).default;
+        const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+        await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => sql.end({ timeout: 5 }));
+      }
+    }
   } finally {
     // npx runs deno as its child: kill the whole process group, or deno outlives us and holds our pipes.
     for (const child of children) {
