@@ -92,6 +92,7 @@ export class PgStorage implements TaskStorage {
   #poll: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #count = 0;
+  #loaded = false;
   #closed = false;
 
   /** Use {@linkcode PgStorage.open}. */
@@ -131,10 +132,12 @@ export class PgStorage implements TaskStorage {
     return this.#count;
   }
 
-  /** Every record in the log, in commit order. */
+  /** Every record in the log, in commit order; what others commit after it goes to the listener. */
   async load(): Promise<unknown[]> {
     const records: unknown[] = [];
-    await this.#read((record) => records.push(record));
+    const loaded = this.#tailing.then(() => this.#read((record) => records.push(record)));
+    this.#tailing = loaded.then(() => void (this.#loaded = true), () => undefined);
+    await loaded;
     return records;
   }
 
@@ -142,9 +145,9 @@ export class PgStorage implements TaskStorage {
     this.#listener = listener;
   }
 
-  /** Hands what others committed since the last look to the listener; one look at a time. */
+  /** Hands what others committed since the last look to the listener; one look at a time, and none before `load`. */
   catchUp(): Promise<void> {
-    const next = this.#tailing.then(() => this.#read(this.#listener));
+    const next = this.#tailing.then(() => (this.#loaded ? this.#read(this.#listener) : undefined));
     this.#tailing = next.catch(() => undefined);
     return next;
   }
