@@ -25,7 +25,8 @@ function standIn(answers: Record<string, (...args: unknown[]) => unknown> = {}) 
     calls.push([name, args]);
     return answers[name] ? answers[name](...args) : { called: name, args };
   }]));
-  return { agent: agent as unknown as Agent, calls };
+  // A lone agent: a task it does not have is not on another replica either.
+  return { agent: { ...agent, catchUp: async () => false } as unknown as Agent, calls };
 }
 
 /** Serves the routes of `agent` on a free port for the duration of `run`; unexpected errors are collected. */
