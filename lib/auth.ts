@@ -3,7 +3,8 @@
  * before anything reads its body: it turns the `Authorization` header into a {@linkcode Caller} —
  * a principal from the token file (`auth_tokens.ts`), from an OIDC JWT (`oidc.ts`), or from the
  * embedding program's own `authenticate` hook — or into a 401. The admin token is a caller too: it
- * sees every task, including those journaled before tasks had owners. With no method configured
+ * sees every task, including those journaled before tasks had owners, and has no principal, so the
+ * tasks it makes have no owner either (not one a principal named "admin" would own). With no method configured
  * every request is the one anonymous caller (the loopback tutorial's default).
  *
  * What a caller may then see and how much it may hold is `access.ts`'s business.
@@ -20,7 +21,10 @@ import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /** The caller of one request, as the agent's methods see it. */
 export interface Caller {
-  /** Who: a token file's principal, an OIDC `sub`, the hook's answer; undefined when authentication is off. */
+  /**
+   * Who: a token file's principal, an OIDC `sub`, the hook's answer; undefined when authentication
+   * is off, and for the admin, so what the admin makes belongs to no principal that could share its name.
+   */
   principal?: string;
   /** The request's `tenant`, when it named one. */
   tenant?: string;
@@ -97,7 +101,7 @@ export class Authenticator {
     const header = req.headers.authorization;
     if (header !== undefined && header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
     const bearer = /^Bearer +(\S+)\s*$/i.exec(header ?? "")?.[1];
-    if (bearer !== undefined && adminToken !== undefined && timingSafeEqualText(bearer, adminToken)) return { admin: true, principal: "admin" };
+    if (bearer !== undefined && adminToken !== undefined && timingSafeEqualText(bearer, adminToken)) return { admin: true };
     if (!this.enabled) return {};
     if (bearer !== undefined) {
       const principal = await tokens?.principalOf(bearer);

@@ -1,0 +1,67 @@
+/**
+ * The caller model under attack, end to end on loopback: a second principal (bob) against alice's
+ * tasks, a principal named like the admin, principals and ids at their longest, and tenants over
+ * HTTP+JSON. Each test is a hole that was open once; `auth_test.ts` has the model's plain behaviour.
+ */
+
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Authenticator } from "../lib/auth.ts";
+import type { BearerVerifier } from "../lib/auth.ts";
+import { TokenFile } from "../lib/auth_tokens.ts";
+import { AuthenticationError } from "../lib/errors.ts";
+import type { AgentOptions } from "../lib/agent.ts";
+import type { AgentServerOptions } from "../lib/server.ts";
+import { TEST_PUSH, startAgent, tempDir, userMessage } from "./helpers.ts";
+
+const ALICE = "alice-token-0123456789abcdef";
+const BOB = "bob-token-0123456789abcdef01";
+const ADMIN = "admin-token-0123456789abcdef";
+/** A token-file principal who happens to be called "admin". */
+const NAMED_ADMIN = "named-admin-token-0123456789";
+
+/** A task finishes at once when its first message's data says `finish`, else it waits until canceled. */
+const handler: AgentOptions["handler"] = async (task, ctx) => {
+  if ((task.history?.[0]?.parts[0] as { data?: { finish?: boolean } } | undefined)?.data?.finish) return;
+  await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+};
+
+/** An agent whose callers are alice, bob and a principal named "admin" (token file), and the admin token. */
+async function startAgentWithTokens(options: { server?: AgentServerOptions; dataDir?: string; auth?: Authenticator } = {}) {
+  const path = join(tempDir(), "tokens");
+  writeFileSync(path, `alice ${ALICE}\nbob ${BOB}\nadmin ${NAMED_ADMIN}\n`, { mode: 0o600 });
+  const auth = options.auth ?? new Authenticator({ tokens: await TokenFile.load(path), adminToken: ADMIN });
+  return startAgent({ handler, push: TEST_PUSH, dataDir: options.dataDir }, { rateLimit: false, ...options.server, auth });
+}
+
+/** One JSON-RPC call; the body parsed. */
+async function rpc(url: string, token: string | undefined, method: string, params: unknown): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { "content-type": "application/json", "a2a-version": "1.0" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`${url}/`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  const text = await response.text();
+  return { status: response.status, body: text.startsWith("{") ? JSON.parse(text) : text };
+}
+
+/** One HTTP+JSON call; a stream's body is not read. */
+async function rest(url: string, token: string, verb: string, path: string): Promise<{ status: number; type: string | null }> {
+  const response = await fetch(`${url}${path}`, { method: verb, headers: { authorization: `Bearer ${token}`, "a2a-version": "1.0" } });
+  await response.body?.cancel();
+  return { status: response.status, type: response.headers.get("content-type") };
+}
+test("a token-file principal named admin does not see, list or cancel the tasks the admin token made", async () => {
+  const agent = await startAgentWithTokens();
+  try {
+    const made = await rpc(agent.url, ADMIN, "SendMessage", { message: userMessage({}), configuration: { returnImmediately: true } });
+    const taskId = made.body.result.task.id;
+    assert.equal((await rpc(agent.url, NAMED_ADMIN, "GetTask", { id: taskId })).body.error?.code, -32001);
+    assert.equal((await rpc(agent.url, NAMED_ADMIN, "CancelTask", { id: taskId })).body.error?.code, -32001);
+    assert.deepEqual((await rpc(agent.url, NAMED_ADMIN, "ListTasks", {})).body.result.tasks, []);
+    assert.equal((await rpc(agent.url, ADMIN, "GetTask", { id: taskId })).body.result.id, taskId, "the admin still reaches it");
+    assert.equal((await rpc(agent.url, ADMIN, "CancelTask", { id: taskId })).body.result.status.state, "TASK_STATE_CANCELED");
+  } finally {
+    await agent.close();
+  }
+});
