@@ -65,3 +65,32 @@ test("a token-file principal named admin does not see, list or cancel the tasks 
     await agent.close();
   }
 });
+test("bob's calls on alice's finished task never read its body from disk, so their time does not tell that it exists", async () => {
+  const agent = await startAgentWithTokens();
+  try {
+    const sent = await rpc(agent.url, ALICE, "SendMessage", { message: { ...userMessage({ finish: true }), parts: [{ data: { finish: true } }, { text: "x".repeat(200_000) }] } });
+    const taskId = sent.body.result.task.id;
+    assert.equal(sent.body.result.task.status.state, "TASK_STATE_COMPLETED");
+    await agent.agent.compact(); // Its body is now only on disk.
+    const journal = agent.agent.journal!;
+    const readLine = journal.readLine.bind(journal);
+    let reads = 0;
+    journal.readLine = (location) => (reads++, readLine(location));
+    const hook = { taskId, id: "h", url: "http://127.0.0.1:9/bob" };
+    for (const [method, params] of [
+      ["CancelTask", { id: taskId }],
+      ["SendMessage", { message: userMessage({}, { taskId }) }],
+      ["SendStreamingMessage", { message: userMessage({}, { taskId }) }],
+      ["CreateTaskPushNotificationConfig", hook],
+      ["DeleteTaskPushNotificationConfig", { taskId, id: "h" }],
+      ["GetTask", { id: taskId }],
+    ] as const) {
+      assert.equal((await rpc(agent.url, BOB, method, params)).body.error?.code, -32001, method);
+      assert.equal(reads, 0, `${method} read alice's task from disk before refusing bob`);
+    }
+    assert.equal((await rpc(agent.url, ALICE, "GetTask", { id: taskId })).body.result.id, taskId);
+    assert.equal(reads, 1, "alice's own read does go to disk");
+  } finally {
+    await agent.close();
+  }
+});
