@@ -32,7 +32,7 @@ export interface Caller {
   admin?: boolean;
 }
 
-/** The embedding program's own check: the principal, or undefined to refuse (401). */
+/** The embedding program's own check: the principal (1 to 255 characters), or undefined to refuse (401). */
 export type AuthenticateFunction = (req: IncomingMessage) => Promise<string | undefined> | string | undefined;
 
 /** What checks OIDC bearer tokens (`OidcVerifier`). */
@@ -64,6 +64,11 @@ export interface AuthenticatorOptions {
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 /** Longer `Authorization` values are refused before any work. */
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
+/**
+ * The longest principal an OIDC `sub` or the hook may name (OIDC Core §2 bounds `sub` so): it is
+ * journaled in each of its tasks' lines, whose head (`frozen_task.ts`) has room for this much.
+ */
+export const MAX_PRINCIPAL_CHARS = 255;
 
 /**
  * Turns requests into callers.
@@ -93,7 +98,8 @@ export class Authenticator {
    * Who sent a request.
    *
    * @param req The request (only its headers are read).
-   * @returns The caller, or undefined when it must be refused with 401.
+   * @returns The caller, or undefined when it must be refused with 401 (a token or hook naming an
+   *   empty principal, or one longer than {@linkcode MAX_PRINCIPAL_CHARS}, names nobody).
    * @throws {AuthenticationError} `unavailable` when the OIDC issuer's keys cannot be fetched (503).
    */
   async identify(req: IncomingMessage): Promise<Caller | undefined> {
@@ -108,7 +114,8 @@ export class Authenticator {
       if (principal !== undefined) return { principal };
       if (oidc && JWT_SHAPE.test(bearer)) {
         try {
-          return { principal: (await oidc.verify(bearer)).principal };
+          const { principal } = await oidc.verify(bearer);
+          if (isPrincipal(principal)) return { principal };
         } catch (error) {
           if (!(error instanceof AuthenticationError) || error.code === "unavailable") throw error;
           // An invalid JWT may still be the hook's to judge.
@@ -116,7 +123,7 @@ export class Authenticator {
       }
     }
     const principal = await authenticate?.(req);
-    return principal === undefined ? undefined : { principal };
+    return isPrincipal(principal) ? { principal } : undefined;
   }
 
   /**
@@ -159,6 +166,11 @@ export class Authenticator {
     }
     return { securitySchemes, securityRequirements };
   }
+}
+
+/** A principal a caller may have: a non-empty string of at most {@linkcode MAX_PRINCIPAL_CHARS}. */
+function isPrincipal(value: unknown): value is string {
+  return typeof value === "string" && value !== "" && value.length <= MAX_PRINCIPAL_CHARS;
 }
 
 /** Options of {@linkcode openAuthenticator}: the agent script's flags. */

@@ -94,3 +94,39 @@ test("bob's calls on alice's finished task never read its body from disk, so the
     await agent.close();
   }
 });
+test("identify() refuses a principal that is empty or longer than 255 characters, from an OIDC sub or the hook", async () => {
+  const req = (authorization?: string) => ({ headers: authorization ? { authorization } : {} }) as never;
+  for (const principal of ["", "p".repeat(256)]) {
+    const oidc: BearerVerifier = { issuer: "https://issuer.example", verify: async () => ({ principal }) };
+    assert.equal(await new Authenticator({ oidc }).identify(req("Bearer a.b.c")), undefined, `sub of ${principal.length}`);
+    assert.equal(await new Authenticator({ authenticate: () => principal }).identify(req()), undefined, `hook's ${principal.length}`);
+  }
+  const longest = "p".repeat(255);
+  assert.deepEqual(await new Authenticator({ authenticate: () => longest }).identify(req()), { principal: longest });
+  // A refused sub is an invalid token: the hook may still know the caller.
+  const oidc: BearerVerifier = { issuer: "https://issuer.example", verify: async () => ({ principal: "" }) };
+  assert.deepEqual(await new Authenticator({ oidc, authenticate: () => "carol" }).identify(req("Bearer a.b.c")), { principal: "carol" });
+  const failing: BearerVerifier = { issuer: "https://issuer.example", verify: async () => { throw new AuthenticationError("invalid_token", "no"); } };
+  assert.equal(await new Authenticator({ oidc: failing }).identify(req("Bearer a.b.c")), undefined);
+});
+test("a finished task whose principal, tenant and contextId are at their longest, every character escaped, survives a restart", async () => {
+  const dataDir = tempDir();
+  // Control characters take six bytes each in JSON (\u0001): the largest head a frozen line can have.
+  const principal = "\u0001".repeat(255);
+  const auth = new Authenticator({ authenticate: (req) => (req.headers.authorization === `Bearer ${ALICE}` ? principal : undefined) });
+  const first = await startAgentWithTokens({ dataDir, auth });
+  const tenant = "\u0002".repeat(256);
+  const sent = await rpc(first.url, ALICE, "SendMessage", { tenant, message: userMessage({ finish: true }, { contextId: "\u0003".repeat(256) }) });
+  const taskId = sent.body.result.task.id;
+  assert.equal(sent.body.result.task.status.state, "TASK_STATE_COMPLETED");
+  await first.agent.compact();
+  await first.close();
+  const again = await startAgentWithTokens({ dataDir, auth });
+  try {
+    const stored = again.agent.store.get(taskId);
+    assert.deepEqual([stored?.principal, stored?.tenant], [principal, tenant]);
+    assert.equal((await rpc(again.url, ALICE, "GetTask", { id: taskId, tenant })).body.result.id, taskId);
+  } finally {
+    await again.close();
+  }
+});
