@@ -51,6 +51,7 @@ async function rest(url: string, token: string, verb: string, path: string): Pro
   await response.body?.cancel();
   return { status: response.status, type: response.headers.get("content-type") };
 }
+
 test("a token-file principal named admin does not see, list or cancel the tasks the admin token made", async () => {
   const agent = await startAgentWithTokens();
   try {
@@ -65,6 +66,7 @@ test("a token-file principal named admin does not see, list or cancel the tasks 
     await agent.close();
   }
 });
+
 test("bob's calls on alice's finished task never read its body from disk, so their time does not tell that it exists", async () => {
   const agent = await startAgentWithTokens();
   try {
@@ -94,6 +96,7 @@ test("bob's calls on alice's finished task never read its body from disk, so the
     await agent.close();
   }
 });
+
 test("identify() refuses a principal that is empty or longer than 255 characters, from an OIDC sub or the hook", async () => {
   const req = (authorization?: string) => ({ headers: authorization ? { authorization } : {} }) as never;
   for (const principal of ["", "p".repeat(256)]) {
@@ -109,6 +112,7 @@ test("identify() refuses a principal that is empty or longer than 255 characters
   const failing: BearerVerifier = { issuer: "https://issuer.example", verify: async () => { throw new AuthenticationError("invalid_token", "no"); } };
   assert.equal(await new Authenticator({ oidc: failing }).identify(req("Bearer a.b.c")), undefined);
 });
+
 test("a finished task whose principal, tenant and contextId are at their longest, every character escaped, survives a restart", async () => {
   const dataDir = tempDir();
   // Control characters take six bytes each in JSON (\u0001): the largest head a frozen line can have.
@@ -128,5 +132,28 @@ test("a finished task whose principal, tenant and contextId are at their longest
     assert.equal((await rpc(again.url, ALICE, "GetTask", { id: taskId, tenant })).body.result.id, taskId);
   } finally {
     await again.close();
+  }
+});
+
+test("HTTP+JSON: ?tenant= reaches the owner's task in that tenant for cancel, subscribe and push-config get and delete; bob's tenant trick does not", async () => {
+  const agent = await startAgentWithTokens();
+  try {
+    const config = { id: "h", url: "http://127.0.0.1:9/hook" };
+    const sent = await rpc(agent.url, ALICE, "SendMessage", { tenant: "team-a", message: userMessage({}), configuration: { returnImmediately: true, taskPushNotificationConfig: config } });
+    const taskId = sent.body.result.task.id;
+    const paths: Array<[string, string]> = [["GET", `/tasks/${taskId}`], ["GET", `/tasks/${taskId}/pushNotificationConfigs/h`], ["GET", `/tasks/${taskId}:subscribe`], ["POST", `/tasks/${taskId}:subscribe`]];
+    for (const [verb, path] of paths) {
+      assert.equal((await rest(agent.url, BOB, verb, `${path}?tenant=team-a`)).status, 404, `bob ${verb} ${path}`);
+      assert.equal((await rest(agent.url, ALICE, verb, path)).status, 404, `alice without her tenant: ${verb} ${path}`);
+      assert.equal((await rest(agent.url, ALICE, verb, `${path}?tenant=team-a`)).status, 200, `alice ${verb} ${path}`);
+    }
+    assert.equal((await rest(agent.url, BOB, "DELETE", `/tasks/${taskId}/pushNotificationConfigs/h?tenant=team-a`)).status, 404);
+    assert.equal((await rest(agent.url, ALICE, "DELETE", `/tasks/${taskId}/pushNotificationConfigs/h?tenant=team-a`)).status, 200);
+    assert.equal(agent.agent.store.config(taskId, "h"), undefined);
+    assert.equal((await rest(agent.url, BOB, "POST", `/tasks/${taskId}:cancel?tenant=team-a`)).status, 404);
+    assert.equal((await rest(agent.url, ALICE, "POST", `/tasks/${taskId}:cancel?tenant=team-a`)).status, 200);
+    assert.equal(agent.agent.store.get(taskId)?.state, "TASK_STATE_CANCELED");
+  } finally {
+    await agent.close();
   }
 });
