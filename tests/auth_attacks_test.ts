@@ -1,7 +1,8 @@
 /**
  * The caller model under attack, end to end on loopback: a second principal (bob) against alice's
  * tasks, a principal named like the admin, principals and ids at their longest, and tenants over
- * HTTP+JSON. Each test is a hole that was open once; `auth_test.ts` has the model's plain behaviour.
+ * HTTP+JSON. Each test is a hole that was open once, or (streams) an attack that found none where a
+ * regression would lock callers out; `auth_test.ts` has the model's plain behaviour.
  */
 
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { TokenFile } from "../lib/auth_tokens.ts";
 import { AuthenticationError } from "../lib/errors.ts";
 import type { AgentOptions } from "../lib/agent.ts";
 import type { AgentServerOptions } from "../lib/server.ts";
-import { TEST_PUSH, startAgent, tempDir, userMessage } from "./helpers.ts";
+import { TEST_PUSH, startAgent, tempDir, userMessage, waitFor } from "./helpers.ts";
 
 const ALICE = "alice-token-0123456789abcdef";
 const BOB = "bob-token-0123456789abcdef01";
@@ -29,11 +30,11 @@ const handler: AgentOptions["handler"] = async (task, ctx) => {
 };
 
 /** An agent whose callers are alice, bob and a principal named "admin" (token file), and the admin token. */
-async function startAgentWithTokens(options: { server?: AgentServerOptions; dataDir?: string; auth?: Authenticator } = {}) {
+async function startAgentWithTokens(options: { server?: AgentServerOptions; dataDir?: string; auth?: Authenticator; quotas?: AgentOptions["quotas"] } = {}) {
   const path = join(tempDir(), "tokens");
   writeFileSync(path, `alice ${ALICE}\nbob ${BOB}\nadmin ${NAMED_ADMIN}\n`, { mode: 0o600 });
   const auth = options.auth ?? new Authenticator({ tokens: await TokenFile.load(path), adminToken: ADMIN });
-  return startAgent({ handler, push: TEST_PUSH, dataDir: options.dataDir }, { rateLimit: false, ...options.server, auth });
+  return startAgent({ handler, push: TEST_PUSH, dataDir: options.dataDir, quotas: options.quotas }, { rateLimit: false, ...options.server, auth });
 }
 
 /** One JSON-RPC call; the body parsed. */
@@ -153,6 +154,36 @@ test("HTTP+JSON: ?tenant= reaches the owner's task in that tenant for cancel, su
     assert.equal((await rest(agent.url, BOB, "POST", `/tasks/${taskId}:cancel?tenant=team-a`)).status, 404);
     assert.equal((await rest(agent.url, ALICE, "POST", `/tasks/${taskId}:cancel?tenant=team-a`)).status, 200);
     assert.equal(agent.agent.store.get(taskId)?.state, "TASK_STATE_CANCELED");
+  } finally {
+    await agent.close();
+  }
+});
+
+test("streams dropped abruptly give their slots back, on both bindings and v0.3, so a caller is never locked out", async () => {
+  const agent = await startAgentWithTokens({ quotas: { maxStreamsPerPrincipal: 2 } });
+  try {
+    const sent = await rpc(agent.url, ALICE, "SendMessage", { message: userMessage({}), configuration: { returnImmediately: true } });
+    const taskId = sent.body.result.task.id;
+    const open = async (kind: number): Promise<boolean> => {
+      const controller = new AbortController();
+      const headers = { authorization: `Bearer ${ALICE}`, "a2a-version": "1.0", "content-type": "application/json" };
+      const calls: Array<[string, RequestInit]> = [
+        ["/", { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "SubscribeToTask", params: { id: taskId } }) }],
+        ["/", { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/resubscribe", params: { id: taskId } }) }],
+        [`/tasks/${taskId}:subscribe`, { method: "GET" }],
+        ["/message:stream", { method: "POST", body: JSON.stringify({ message: userMessage({}) }) }],
+      ];
+      const [path, init] = calls[kind % calls.length]!;
+      const response = await fetch(`${agent.url}${path}`, { ...init, headers, signal: controller.signal });
+      const streaming = response.headers.get("content-type") === "text/event-stream";
+      if (streaming) await response.body!.getReader().read(); // The first event, then the client vanishes.
+      controller.abort();
+      return streaming;
+    };
+    for (let round = 0; round < 8; round++) {
+      // Each round takes every slot; the slots come back once the server sees the connections close.
+      await waitFor(async () => (await open(2 * round)) && (await open(2 * round + 1)), { what: `round ${round}'s two streams` });
+    }
   } finally {
     await agent.close();
   }
