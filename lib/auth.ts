@@ -4,8 +4,8 @@
  * a principal from the token file (`auth_tokens.ts`), from an OIDC JWT (`oidc.ts`), or from the
  * embedding program's own `authenticate` hook — or into a 401. The admin token is a caller too: it
  * sees every task, including those journaled before tasks had owners, and has no principal, so the
- * tasks it makes have no owner either (not one a principal named "admin" would own). With no method configured
- * every request is the one anonymous caller (the loopback tutorial's default).
+ * tasks it makes have no owner either (not one a principal named "admin" would own). With no
+ * method configured every request is the one anonymous caller (the loopback tutorial's default).
  *
  * What a caller may then see and how much it may hold is `access.ts`'s business.
  *
@@ -98,8 +98,8 @@ export class Authenticator {
    * Who sent a request.
    *
    * @param req The request (only its headers are read).
-   * @returns The caller, or undefined when it must be refused with 401 (a token or hook naming an
-   *   empty principal, or one longer than {@linkcode MAX_PRINCIPAL_CHARS}, names nobody).
+   * @returns The caller, or undefined when it must be refused with 401 (an OIDC `sub` or hook answer
+   *   that is empty or longer than {@linkcode MAX_PRINCIPAL_CHARS} names nobody).
    * @throws {AuthenticationError} `unavailable` when the OIDC issuer's keys cannot be fetched (503).
    */
   async identify(req: IncomingMessage): Promise<Caller | undefined> {
