@@ -227,6 +227,8 @@ export class Agent {
   /** Journals a new task, or the message continuing one, and hands it to the runner. */
   async #accept(params: SendMessageParams, caller: Caller | undefined, newTaskId: string = randomUUID()): Promise<StoredTask> {
     const { message } = params;
+    // Another's task is refused before the commit reads its body from disk, whose time would tell it exists.
+    if (message.taskId) this.#stored(message.taskId, caller);
     checkMediaTypes(message.parts, this.#options.card);
     const timestamp = new Date().toISOString();
     const taskId = message.taskId ?? newTaskId;
@@ -284,6 +286,7 @@ export class Agent {
   /** `CancelTask`: journals `TASK_STATE_CANCELED`, fires the handler's abort signal; -32001, or -32002 once ended. */
   async cancelTask(params: { id: string }, caller?: Caller): Promise<Task> {
     const taskId = params.id;
+    this.#stored(taskId, caller); // Refused before the commit reads anything (see #accept).
     await this.#commit(taskId, (current) => {
       if (!current || !mayAccess(caller, current)) throw taskNotFound(taskId);
       if (TERMINAL_STATES.has(current.state)) {
@@ -402,5 +405,3 @@ export class Agent {
     return viewTask(task, { ...options, copy: !(stored instanceof FrozenTask) });
   }
 }
-
-

@@ -3,8 +3,9 @@
  * before anything reads its body: it turns the `Authorization` header into a {@linkcode Caller} —
  * a principal from the token file (`auth_tokens.ts`), from an OIDC JWT (`oidc.ts`), or from the
  * embedding program's own `authenticate` hook — or into a 401. The admin token is a caller too: it
- * sees every task, including those journaled before tasks had owners. With no method configured
- * every request is the one anonymous caller (the loopback tutorial's default).
+ * sees every task, including those journaled before tasks had owners, and has no principal, so the
+ * tasks it makes have no owner either (not one a principal named "admin" would own). With no
+ * method configured every request is the one anonymous caller (the loopback tutorial's default).
  *
  * What a caller may then see and how much it may hold is `access.ts`'s business.
  *
@@ -20,7 +21,10 @@ import { timingSafeEqualText } from "./timing_safe_equal.ts";
 
 /** The caller of one request, as the agent's methods see it. */
 export interface Caller {
-  /** Who: a token file's principal, an OIDC `sub`, the hook's answer; undefined when authentication is off. */
+  /**
+   * Who: a token file's principal, an OIDC `sub`, the hook's answer; undefined when authentication
+   * is off, and for the admin, so what the admin makes belongs to no principal that could share its name.
+   */
   principal?: string;
   /** The request's `tenant`, when it named one. */
   tenant?: string;
@@ -28,7 +32,7 @@ export interface Caller {
   admin?: boolean;
 }
 
-/** The embedding program's own check: the principal, or undefined to refuse (401). */
+/** The embedding program's own check: the principal (1 to 255 characters), or undefined to refuse (401). */
 export type AuthenticateFunction = (req: IncomingMessage) => Promise<string | undefined> | string | undefined;
 
 /** What checks OIDC bearer tokens (`OidcVerifier`). */
@@ -60,6 +64,11 @@ export interface AuthenticatorOptions {
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 /** Longer `Authorization` values are refused before any work. */
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
+/**
+ * The longest principal an OIDC `sub` or the hook may name (OIDC Core §2 bounds `sub` so): it is
+ * journaled in each of its tasks' lines, whose head (`frozen_task.ts`) has room for this much.
+ */
+export const MAX_PRINCIPAL_CHARS = 255;
 
 /**
  * Turns requests into callers.
@@ -89,7 +98,8 @@ export class Authenticator {
    * Who sent a request.
    *
    * @param req The request (only its headers are read).
-   * @returns The caller, or undefined when it must be refused with 401.
+   * @returns The caller, or undefined when it must be refused with 401 (an OIDC `sub` or hook answer
+   *   that is empty or longer than {@linkcode MAX_PRINCIPAL_CHARS} names nobody).
    * @throws {AuthenticationError} `unavailable` when the OIDC issuer's keys cannot be fetched (503).
    */
   async identify(req: IncomingMessage): Promise<Caller | undefined> {
@@ -97,14 +107,15 @@ export class Authenticator {
     const header = req.headers.authorization;
     if (header !== undefined && header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
     const bearer = /^Bearer +(\S+)\s*$/i.exec(header ?? "")?.[1];
-    if (bearer !== undefined && adminToken !== undefined && timingSafeEqualText(bearer, adminToken)) return { admin: true, principal: "admin" };
+    if (bearer !== undefined && adminToken !== undefined && timingSafeEqualText(bearer, adminToken)) return { admin: true };
     if (!this.enabled) return {};
     if (bearer !== undefined) {
       const principal = await tokens?.principalOf(bearer);
       if (principal !== undefined) return { principal };
       if (oidc && JWT_SHAPE.test(bearer)) {
         try {
-          return { principal: (await oidc.verify(bearer)).principal };
+          const { principal } = await oidc.verify(bearer);
+          if (isPrincipal(principal)) return { principal };
         } catch (error) {
           if (!(error instanceof AuthenticationError) || error.code === "unavailable") throw error;
           // An invalid JWT may still be the hook's to judge.
@@ -112,7 +123,7 @@ export class Authenticator {
       }
     }
     const principal = await authenticate?.(req);
-    return principal === undefined ? undefined : { principal };
+    return isPrincipal(principal) ? { principal } : undefined;
   }
 
   /**
@@ -155,6 +166,11 @@ export class Authenticator {
     }
     return { securitySchemes, securityRequirements };
   }
+}
+
+/** A principal a caller may have: a non-empty string of at most {@linkcode MAX_PRINCIPAL_CHARS}. */
+function isPrincipal(value: unknown): value is string {
+  return typeof value === "string" && value !== "" && value.length <= MAX_PRINCIPAL_CHARS;
 }
 
 /** Options of {@linkcode openAuthenticator}: the agent script's flags. */

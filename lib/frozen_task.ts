@@ -174,8 +174,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const FROZEN_PREFIX = encoder.encode('{"type":"frozen",');
 const STATE_NAMES = new Map([...TASK_STATES].map((state) => [state, state]));
-/** Room for the head: ids of up to 256 characters, even fully escaped. */
-const MAX_FROZEN_HEAD_BYTES = 4096;
+/**
+ * Room for the head: id, contextId and tenant of up to 256 characters and a principal of up to 255
+ * (`auth.ts`), each fully escaped (six bytes a character, `\u0001`), with room to spare.
+ */
+const MAX_FROZEN_HEAD_BYTES = 8192;
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;

@@ -133,13 +133,13 @@ function paramsOf(operation: Operation, ids: string[], input: unknown, query: UR
       return queryParams(query);
     case "CancelTask":
     case "SubscribeToTask":
-      return { id: taskId };
+      return { ...tenantOf(input, query), id: taskId };
     case "CreateTaskPushNotificationConfig":
       // The path names the task; a body may also wrap the config in `config`, as some drafts did.
-      return isObject(input) ? { ...(isObject(input.config) ? input.config : input), taskId } : input;
+      return isObject(input) ? { ...tenantOf(input, query), ...(isObject(input.config) ? input.config : input), taskId } : input;
     case "GetTaskPushNotificationConfig":
     case "DeleteTaskPushNotificationConfig":
-      return { taskId, id: configId };
+      return { ...tenantOf(input, query), taskId, id: configId };
     case "ListTaskPushNotificationConfigs":
       return { ...queryParams(query), taskId };
     default:
@@ -157,6 +157,12 @@ function queryParams(query: URLSearchParams): Obj {
     else params[name] = value;
   }
   return params;
+}
+
+/** The request's `tenant`, from the body or the query, for operations whose other params are all in the path. */
+function tenantOf(input: unknown, query: URLSearchParams): Obj {
+  const tenant = isObject(input) && input.tenant !== undefined ? input.tenant : (query.get("tenant") ?? undefined);
+  return tenant === undefined ? {} : { tenant };
 }
 
 function decodeSegment(segment: string): string {

@@ -167,9 +167,10 @@ export type Commit = (taskId: string, build: (current: StoredTask | undefined) =
  * @returns The config, without credentials.
  * @throws {A2AError} -32001 if the task does not exist.
  */
-export async function createConfig(store: Pick<TaskStore, "configs">, commit: Commit, config: StoredPushConfig, access: ConfigAccess = {}): Promise<TaskPushNotificationConfig> {
+export async function createConfig(store: Pick<TaskStore, "get" | "configs">, commit: Commit, config: StoredPushConfig, access: ConfigAccess = {}): Promise<TaskPushNotificationConfig> {
   const { caller, quotas } = access;
   if (caller?.principal !== undefined) config.principal = caller.principal;
+  visibleTask(store, config.taskId, caller); // Before the commit, which reads a finished task's body from disk.
   await commit(config.taskId, (current) => {
     if (!current || !mayAccess(caller, current)) throw taskNotFound(config.taskId);
     checkNewConfig(config, current, store.configs(config.taskId), { caller, quotas });
@@ -220,7 +221,8 @@ export function listConfigs(
  * @param ref `{taskId, id}`.
  * @throws {A2AError} -32001 for an unknown task.
  */
-export async function deleteConfig(store: Pick<TaskStore, "config">, commit: Commit, ref: { taskId: string; id: string }, access: ConfigAccess = {}): Promise<void> {
+export async function deleteConfig(store: Pick<TaskStore, "get" | "config">, commit: Commit, ref: { taskId: string; id: string }, access: ConfigAccess = {}): Promise<void> {
+  visibleTask(store, ref.taskId, access.caller); // Before the commit, as createConfig.
   await commit(ref.taskId, (current) => {
     if (!current || !mayAccess(access.caller, current)) throw taskNotFound(ref.taskId);
     if (!store.config(ref.taskId, ref.id)) return undefined;

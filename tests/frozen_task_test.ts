@@ -117,3 +117,14 @@ test("a frozen task's owner rides in its line's head, and a line written before 
   const old = decodeTaskRecord(FrozenTask.of(finishedTask("c")).toJournalJson()) as FrozenTask;
   assert.deepEqual([old.principal, old.tenant, old.task.id], [undefined, undefined, "t-1"]);
 });
+
+test("decodeTaskRecord() reads a frozen line whose id, contextId, tenant and principal are at their longest, every character escaped", () => {
+  // Control characters take six bytes each in JSON (\u0001): the largest head a line can have.
+  const finished = { ...finishedTask("\u0001".repeat(256)), id: "\u0002".repeat(256) };
+  const owner = { principal: "\u0003".repeat(255), tenant: "\u0004".repeat(256) };
+  const line = encodeRecord(FrozenTask.of(finished, owner));
+  const [decoded] = decodeJournal(line, decodeTaskRecord).records as FrozenTask[];
+  assert.ok(decoded instanceof FrozenTask);
+  assert.deepEqual([decoded.id, decoded.contextId, decoded.principal, decoded.tenant], [finished.id, finished.contextId, owner.principal, owner.tenant]);
+  assert.deepEqual(decoded.task, finished);
+});
