@@ -68,7 +68,9 @@ export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Si
     maxInFlightPerOrigin: push.maxInFlightPerOrigin,
     slowOriginTimeoutMs: push.slowOriginTimeoutMs,
     maxFreshPerOrigin: push.maxFreshPerOrigin,
+    disableAfterMs: push.disableAfterMs,
     log: push.log,
+    now: push.now,
   });
   return { sender, outbox };
 }
