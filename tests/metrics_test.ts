@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Histogram } from "../lib/histogram.ts";
 import { formatMetrics } from "../lib/metrics.ts";
-import { TEST_PUSH, startAgent, startTestReceiver, userMessage, waitFor } from "./helpers.ts";
+import { TEST_PUSH, startAgent, startScript, startTestReceiver, tempDir, userMessage, waitFor } from "./helpers.ts";
 
 interface Sample {
   name: string;
@@ -176,4 +176,17 @@ test("GET /metrics needs the admin token unless publicMetrics, and an agent with
   } finally {
     await Promise.all([guarded.close(), open.close(), noToken.close()]);
   }
+});
+
+test("long_running_agent.ts --public-metrics answers GET /metrics without the token, and a --disable-after that is not a duration stops the start", async () => {
+  const agent = await startScript("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", tempDir(), "--public-metrics", "--disable-after", "never"]);
+  try {
+    assert.match(agent.output(), /outbox console: http:\/\/127\.0\.0\.1:\d+\/admin\/ \(admin token in .*admin_token\); metrics: \/metrics \(public\)/);
+    const response = await fetch(`${agent.url}/metrics`);
+    assert.equal(response.status, 200);
+    assert.ok(parsePrometheus(await response.text()).has("a2a_push_deliveries_total"));
+  } finally {
+    await agent.kill();
+  }
+  await assert.rejects(startScript("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", tempDir(), "--disable-after", "soon"]), /Cannot parse duration "soon"/);
 });
