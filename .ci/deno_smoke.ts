@@ -39,6 +39,14 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     console.log(`deno smoke: receiver OK (${receiverUrl}, verified webhooks and fetched task ${pushed.task.id})`);
+
+    // 3. The pages, read from files beside their modules, are served under Deno too.
+    for (const page of [`${receiverUrl}/`, `${agentUrl}/admin/`]) {
+      const response = await fetch(page);
+      const html = await response.text();
+      if (!response.ok || !html.startsWith("<!doctype html>") || !response.headers.get("content-security-policy")) throw new Error(`Deno: ${page} answered ${response.status} without its page`);
+    }
+    console.log("deno smoke: the receiver page and the outbox console are served");
   } finally {
     // npx runs deno as its child: kill the whole process group, or deno outlives us and holds our pipes.
     for (const child of children) {
