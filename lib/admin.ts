@@ -6,7 +6,7 @@
  * interface's other client. Without push, there are no push rows (those paths are 404).
  *
  *   GET  /.well-known/jwks.json
- *   GET  /admin/                                  the outbox console (a page; it asks for the token)
+ *   GET  /admin/                                  the outbox console (a page; it asks for the token; /admin redirects)
  *   GET  /admin/outbox?state=pending|dead[&limit=N] -> {deliveries: [...], total}
  *   POST /admin/outbox/replay  {"ids"?: [...]}    -> {replayed: [...]}
  *   POST /admin/outbox/purge   {"ids"?: [...]}    -> {purged: [...]}
@@ -76,7 +76,7 @@ export function adminOnly(agent: Agent, handler: RouteHandler): RouteHandler {
  * import { pushRoutes } from "./admin.ts";
  * import { Agent } from "./agent.ts";
  * const agent = await Agent.open({ dataDir: mkdtempSync(join(tmpdir(), "a-")), handler: () => {} });
- * console.log(pushRoutes(agent).map((route) => route.path)); // ["/.well-known/jwks.json", "/admin/outbox", ...]
+ * console.log(pushRoutes(agent).map((route) => route.path)); // ["/.well-known/jwks.json", "/admin/", "/admin", "/admin/outbox", ...]
  * await agent.close();
  * ```
  */
@@ -90,6 +90,8 @@ export function pushRoutes(agent: Agent): Route[] {
   return [
     { path: "/.well-known/jwks.json", methods: { GET: (_req, res) => sendJson(res, 200, agent.signingKeys ? jwksDocument(agent.signingKeys) : { keys: [] }) } },
     { path: "/admin/", methods: { GET: (_req, res) => sendPage(res, consolePage) } },
+    // Relative, so it holds behind a proxy's path prefix; the page's own requests are relative to /admin/.
+    { path: "/admin", methods: { GET: (_req, res) => void res.writeHead(308, { Location: "admin/" }).end() } },
     {
       path: "/admin/outbox",
       methods: {
@@ -134,7 +136,7 @@ export interface MetricsRouteOptions {
  * @param options See {@linkcode MetricsRouteOptions}.
  * @returns The row, for `routeRequest` (`createAgentServer` includes it).
  *
- * @example
+ * @example A public /metrics row
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";

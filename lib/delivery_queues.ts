@@ -19,7 +19,7 @@ import type { TaskRecord } from "./task_records.ts";
  * @param configId The push config.
  * @returns The key.
  *
- * @example
+ * @example Two queues never share a key
  * ```ts
  * import { keyOf } from "./delivery_queues.ts";
  * console.log(keyOf("t1", "c1") !== keyOf("t1c", "1")); // true

@@ -74,7 +74,7 @@ type Listed = { url: string | undefined; nextAt: number; attempts: number; lastE
  * @param origins The outbox's origin windows.
  * @returns The reports.
  *
- * @example
+ * @example Report an endpoint with one delivery owed
  * ```ts
  * import { reportEndpoints } from "./endpoint_health.ts";
  * import { OriginHealth } from "./origin_health.ts";
@@ -124,7 +124,7 @@ const KEY_PREFIX = "endpoint:";
  * @returns E.g. `https://hooks.example:8443/a2a`.
  * @throws {TypeError} If `url` is not a URL.
  *
- * @example
+ * @example Query, fragment and credentials left out
  * ```ts
  * import { endpointOf } from "./endpoint_health.ts";
  * console.log(endpointOf("HTTPS://Hooks.Example:443/a2a?key=secret#x")); // "https://hooks.example/a2a"

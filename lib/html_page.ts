@@ -30,7 +30,7 @@ export interface HtmlPage {
  * @returns The page.
  * @throws {Error} If the file cannot be read.
  *
- * @example
+ * @example The receiver page's policy
  * ```ts
  * import { loadPage } from "./html_page.ts";
  * console.log(loadPage("receiver_page.html").csp.startsWith("default-src 'none'")); // true
@@ -58,7 +58,7 @@ export function loadPage(name: string): HtmlPage {
  * @param res The response.
  * @param page The page.
  *
- * @example
+ * @example Serve a page
  * ```ts
  * import { createServer } from "node:http";
  * import { loadPage, sendPage } from "./html_page.ts";

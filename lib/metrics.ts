@@ -49,7 +49,7 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * @returns The text, ending in a newline.
  * @throws {RangeError} If a metric or label name is not a valid Prometheus name.
  *
- * @example
+ * @example One counter with a label
  * ```ts
  * import { formatMetrics } from "./metrics.ts";
  * console.log(formatMetrics([{ name: "jobs_total", help: "Jobs done.", type: "counter", samples: [{ labels: { kind: "a" }, value: 3 }] }]));
@@ -94,7 +94,7 @@ function formatValue(value: number): string {
  * @param now The time, ms since the epoch, for the age of the oldest pending delivery. @default Date.now()
  * @returns The families, for {@linkcode formatMetrics}.
  *
- * @example
+ * @example An agent's metrics as text
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";

@@ -63,7 +63,7 @@ const MAX_MESSAGE = 300;
  * @param task The task `GetTask` returned.
  * @returns Its state and its artifacts as text.
  *
- * @example
+ * @example A finished task's report
  * ```ts
  * import { summarizeResult } from "./receiver_feed.ts";
  * const task = { id: "t1", contextId: "c1", status: { state: "TASK_STATE_COMPLETED" as const, timestamp: "" }, artifacts: [{ artifactId: "a", name: "report.txt", parts: [{ text: "done" }] }] };

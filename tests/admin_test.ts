@@ -169,7 +169,8 @@ test("pushRoutes() serves the outbox console at /admin/ without the token: a pag
     const html = await response.text();
     assert.match(html, /<title>a2a-push outbox<\/title>/);
     assert.ok(!html.includes(TOKEN), "the token is asked for, never embedded");
-    assert.equal((await fetch(`${t.url}/admin`)).status, 404, "the console's path is /admin/");
+    const redirect = await fetch(`${t.url}/admin`, { redirect: "manual" });
+    assert.deepEqual([redirect.status, redirect.headers.get("location")], [308, "admin/"], "/admin leads to the console, relative to where it is");
   });
 });
 
