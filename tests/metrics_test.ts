@@ -181,7 +181,9 @@ test("GET /metrics needs the admin token unless publicMetrics, and an agent with
 test("long_running_agent.ts --public-metrics answers GET /metrics without the token, and a --disable-after that is not a duration stops the start", async () => {
   const agent = await startScript("scripts/long_running_agent.ts", ["--port", "0", "--data-dir", tempDir(), "--public-metrics", "--disable-after", "never"]);
   try {
-    assert.match(agent.output(), /outbox console: http:\/\/127\.0\.0\.1:\d+\/admin\/ \(admin token in .*admin_token\); metrics: \/metrics \(public\)/);
+    // Printed just after the "listening on" line startScript waits for: it may come in a later chunk.
+    const line = await waitFor(() => /outbox console: .*/.exec(agent.output())?.[0], { what: "the console line" });
+    assert.match(line, /^outbox console: http:\/\/127\.0\.0\.1:\d+\/admin\/ \(admin token in .*admin_token\); metrics: \/metrics \(public\)$/);
     const response = await fetch(`${agent.url}/metrics`);
     assert.equal(response.status, 200);
     assert.ok(parsePrometheus(await response.text()).has("a2a_push_deliveries_total"));
