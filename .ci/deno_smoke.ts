@@ -40,6 +40,14 @@ async function main(): Promise<void> {
     }
     console.log(`deno smoke: receiver OK (${receiverUrl}, verified webhooks and fetched task ${pushed.task.id})`);
 
+    // 4. The pages, read from files beside their modules, are served under Deno too.
+    for (const page of [`${receiverUrl}/`, `${agentUrl}/admin/`]) {
+      const response = await fetch(page);
+      const html = await response.text();
+      if (!response.ok || !html.startsWith("<!doctype html>") || !response.headers.get("content-security-policy")) throw new Error(`Deno: ${page} answered ${response.status} without its page`);
+    }
+    console.log("deno smoke: the receiver page and the outbox console are served");
+
     // 3. With a database (CI gives one), the agent keeps its tasks in PostgreSQL under Deno too.
     const databaseUrl = process.env.A2A_TEST_DATABASE_URL;
     if (databaseUrl) {

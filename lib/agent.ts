@@ -18,6 +18,7 @@ import { Compactor } from "./compaction.ts";
 import type { AgentOptions } from "./agent_options.ts";
 import { A2AError, ERROR_CODES, invalidParams, taskNotFound } from "./errors.ts";
 import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
+import { FSYNC_SECONDS_BUCKETS, Histogram } from "./histogram.ts";
 import { openJournal } from "./journal.ts";
 import type { FileJournal } from "./journal.ts";
 import type { Outbox } from "./outbox.ts";
@@ -76,6 +77,8 @@ export class Agent {
   readonly adminToken: string | undefined;
   /** What one caller may hold: push configs per task, open tasks, streams. */
   readonly quotas: Quotas;
+  /** How long each journal fsync took, seconds (none on a database), for `/metrics`. */
+  readonly fsyncSeconds: Histogram;
   #journal: FileJournal | undefined;
   #storage: TaskStorage;
   #replicas: Replicas | undefined;
@@ -85,7 +88,7 @@ export class Agent {
   #compactor: Compactor;
 
   /** Use {@linkcode Agent.open}. */
-  constructor(parts: { journal?: FileJournal; storage: TaskStorage; replicas?: Replicas; store: TaskStore; runner: TaskRunner; outbox?: Outbox; sender?: WebhookSender; signer: Signer; adminToken?: string }, options: AgentOptions) {
+  constructor(parts: { journal?: FileJournal; storage: TaskStorage; replicas?: Replicas; store: TaskStore; runner: TaskRunner; outbox?: Outbox; sender?: WebhookSender; signer: Signer; adminToken?: string; fsyncSeconds: Histogram }, options: AgentOptions) {
     this.#journal = parts.journal;
     this.#storage = parts.storage;
     this.#replicas = parts.replicas;
@@ -95,6 +98,7 @@ export class Agent {
     this.#sender = parts.sender;
     this.#signer = parts.signer;
     this.adminToken = parts.adminToken;
+    this.fsyncSeconds = parts.fsyncSeconds;
     this.#options = options;
     this.quotas = new Quotas(options.quotas);
     this.#compactor = new Compactor(parts.store, parts.outbox, options.warn);
@@ -115,7 +119,8 @@ export class Agent {
     // as where their line is), or the log replicas share in PostgreSQL. Key files show the directory
     // was used before: an empty journal there is damage, not a new start.
     const usedBefore = ["signing_keys.json", "admin_token"].some((name) => existsSync(join(dataDir, name)));
-    const journal = options.database ? undefined : await openJournal(dataDir, { sync, repair, usedBefore, warn, openFile, decode: decodeTaskRecordAt });
+    const fsyncSeconds = new Histogram(FSYNC_SECONDS_BUCKETS);
+    const journal = options.database ? undefined : await openJournal(dataDir, { sync, repair, usedBefore, warn, openFile, decode: decodeTaskRecordAt, onSync: (seconds) => fsyncSeconds.observe(seconds) });
     const storage = journal ? fileStorage(journal) : await PgStorage.open(options.database!);
     // 2. The store: tasks and push configs, and what each change owes (v0.3 bodies from the edge).
     const { retentionMs, maxFinishedTasks, compactionFactor, compactionMinRecords, maxFrozenBytesInMemory } = options;
@@ -135,7 +140,7 @@ export class Agent {
     const runner = new TaskRunner(store, options.handler, { concurrency: options.concurrency, outbox, leases: replicas?.leases });
     replicas?.start(runner);
     const adminToken = push ? (push.adminToken ?? (await loadAdminToken(dataDir))) : undefined;
-    const agent = new Agent({ journal, storage, replicas, store, runner, outbox, sender, signer, adminToken }, options);
+    const agent = new Agent({ journal, storage, replicas, store, runner, outbox, sender, signer, adminToken, fsyncSeconds }, options);
     // 7. Webhooks carry the agent's URL (the JWT's iss): they start now if it is known.
     if (signer.issuer) outbox?.start();
     // 8. Tasks a stop or a crash cut short run again, from their last checkpoint.

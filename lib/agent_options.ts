@@ -87,8 +87,16 @@ export interface PushOptions {
   adminToken?: string;
   /** One line per delivery attempt. @default none */
   log?: (line: string) => void;
+  /**
+   * Disable a webhook endpoint (scheme, host, port, path) once every attempt to it has failed this
+   * long: its deliveries then go to the dead letters until an operator enables it again. `Infinity`
+   * never disables one. @default 5 days
+   */
+  disableAfterMs?: number;
   /** Backpressure: a new task waits while its webhook's origin has this many deliveries never attempted. @default 64 */
   maxFreshPerOrigin?: number;
+  /** The outbox's clock, ms (retry times, endpoint health); tests move it on by days. @default Date.now */
+  now?: () => number;
   /** The longest a new task waits for that backpressure. @default 5000 */
   admissionWaitMs?: number;
 }

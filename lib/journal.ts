@@ -80,6 +80,8 @@ export interface JournalOptions {
   usedBefore?: boolean;
   /** Take the directory lock. @default true */
   lock?: boolean;
+  /** Called with how long each batch's fsync took, seconds (for `a2a_journal_fsync_seconds`). @default none */
+  onSync?: (seconds: number) => void;
   /** Called with a sentence when load dropped a torn tail or repaired damage. @default console.warn */
   warn?: (message: string) => void;
   /** The journal's file name inside the directory. @default "journal.jsonl" */
@@ -160,7 +162,7 @@ export async function openJournal(dir: string, options: JournalOptions = {}): Pr
       decoded = { records: [JOURNAL_HEADER], goodBytes: (await handle.stat()).size, damaged: false };
     }
     if (isHeader(decoded.records[0])) decoded.records.shift();
-    return new FileJournal(dir, path, handle, decoded, { sync, lock: held, openFile, decode });
+    return new FileJournal(dir, path, handle, decoded, { sync, lock: held, openFile, decode, onSync: options.onSync });
   } catch (error) {
     await held?.release();
     if (error instanceof JournalError) throw error;
@@ -215,9 +217,10 @@ export class FileJournal implements Storage {
   #batches = 0;
   #openFile: NonNullable<JournalOptions["openFile"]>;
   #decode: Decode;
+  #onSync: JournalOptions["onSync"];
 
   /** Use {@linkcode openJournal}. */
-  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock; openFile?: JournalOptions["openFile"]; decode?: JournalOptions["decode"] }) {
+  constructor(dir: string, path: string, handle: FileHandle, decoded: DecodedJournal, options: { sync: boolean; lock?: DirectoryLock } & Pick<JournalOptions, "openFile" | "decode" | "onSync">) {
     this.#dir = dir;
     this.path = path;
     this.#handle = handle;
@@ -228,6 +231,7 @@ export class FileJournal implements Storage {
     this.#lock = options.lock;
     this.#openFile = options.openFile ?? open;
     this.#decode = options.decode ?? withHeader(parseJson);
+    this.#onSync = options.onSync;
   }
 
   /** Records in the file now. */
@@ -286,7 +290,11 @@ export class FileJournal implements Storage {
         this.#torn = false;
       }
       await writeAll(this.#handle, bytes, this.#size);
-      if (this.#sync) await this.#handle.datasync();
+      if (this.#sync) {
+        const started = performance.now();
+        await this.#handle.datasync();
+        this.#onSync?.((performance.now() - started) / 1000);
+      }
       this.#size += length;
       this.#recordCount += batch.length;
       this.#batches++;

@@ -11,7 +11,8 @@
  * head (a min-heap finds it), which then waits, using no attempt, for a send slot: slots go in fair
  * turns to callers and origins (`fair_share.ts`), each origin within a window its outcomes set
  * (`origin_health.ts`), so a dead endpoint holds up only its own queues. Deliveries that run out
- * of retries become dead letters.
+ * of retries become dead letters; so do those to an endpoint disabled for failing for days
+ * (`endpoint_health.ts`), without an attempt.
  *
  * @module
  */
@@ -19,8 +20,12 @@
 import { clearTimeout, setTimeout } from "node:timers";
 import { DEFAULT_RETRY_SCHEDULE_MS, I32_MAX, nextDelayMs } from "./backoff.ts";
 import { Backpressure } from "./backpressure.ts";
+import { DeliveryQueues, keyOf } from "./delivery_queues.ts";
+import { EndpointHealth, reportEndpoints } from "./endpoint_health.ts";
+import type { EndpointRecord, EndpointReport } from "./endpoint_health.ts";
 import { FairShare } from "./fair_share.ts";
 import { MinHeap } from "./heap.ts";
+import { ATTEMPT_SECONDS_BUCKETS, Histogram } from "./histogram.ts";
 import { escapeLogText } from "./log_text.ts";
 import { OriginHealth, resultOf } from "./origin_health.ts";
 import type { Delivery } from "./plan.ts";
@@ -42,7 +47,9 @@ export interface OutboxOptions {
   slowOriginTimeoutMs?: number;
   /** Backpressure: {@linkcode Outbox.admit} holds new work for an origin with this many deliveries never attempted. @default 64 */
   maxFreshPerOrigin?: number;
-  /** One line per attempt outcome, and one when an origin is cut to a single probe or recovers. @default none */
+  /** Disable an endpoint (scheme, host, port, path) once every attempt to it has failed this long, ms; `Infinity`: never. @default 5 days */
+  disableAfterMs?: number;
+  /** One line per attempt outcome, and one when an origin is cut to a single probe or recovers, or an endpoint is disabled. @default none */
   log?: (line: string) => void;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
@@ -55,7 +62,8 @@ export interface OutboxOptions {
 /** A delivery another replica holds is looked at again after this (its outcome usually comes first). */
 const CLAIM_RETRY_MS = 1000;
 
-const keyOf = (taskId: string, configId: string) => `${taskId}\u0000${configId}`;
+/** The `outcome` label each record an attempt ends in counts under (`metrics.ts`). */
+const OUTCOME_OF: Readonly<Record<string, string>> = { "push.done": "delivered", "push.attempt": "retry", "push.dead": "dead", "push.config.deleted": "gone" };
 
 /** The push outbox of one agent. */
 export class Outbox {
@@ -67,9 +75,8 @@ export class Outbox {
   #now: () => number;
   #random: () => number;
   #backpressure: Backpressure;
-  #queues = new Map<string, Delivery[]>();
-  #byId = new Map<string, Delivery>();
-  #dead = new Map<string, Delivery>();
+  /** The queues and dead letters, as the records say (`delivery_queues.ts`). */
+  #owed: DeliveryQueues;
   #heap = new MinHeap<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -81,7 +88,11 @@ export class Outbox {
   /** Each never-attempted delivery's origin, as counted for backpressure. */
   #freshOrigin = new WeakMap<Delivery, string>();
   #running = false;
-  #delivered = 0;
+  #endpoints: EndpointHealth;
+  /** Settled attempts (and dead letters made without one) by outcome, since start. */
+  #outcomes = new Map<string, number>();
+  /** How long each attempt took, seconds. */
+  readonly attemptSeconds = new Histogram(ATTEMPT_SECONDS_BUCKETS);
 
   /**
    * @param store Where the configs are, and where outcomes are journaled.
@@ -101,26 +112,42 @@ export class Outbox {
     this.#now = now;
     this.#random = random;
     this.#backpressure = new Backpressure({ maxFreshPerOrigin: options.maxFreshPerOrigin, now });
+    this.#endpoints = new EndpointHealth({ disableAfterMs: options.disableAfterMs, now });
+    this.#owed = new DeliveryQueues({
+      headChanged: (key) => this.#scheduleQueue(key),
+      headGone: (key) => this.#fair.delete(key),
+      counted: (delivery, delta) => this.#countFresh(delivery, delta),
+    });
   }
 
   /** Deliveries acknowledged since start. */
   get deliveredCount(): number {
-    return this.#delivered;
+    return this.#outcomes.get("delivered") ?? 0;
+  }
+
+  /** What attempts came to since start, by outcome: `delivered`, `retry`, `dead`, `gone` (410), `disabled` (no attempt). */
+  outcomeCounts(): Map<string, number> {
+    return new Map(this.#outcomes);
+  }
+
+  /** Dead letters kept. */
+  get deadCount(): number {
+    return this.#owed.deadCount;
   }
 
   /** The deliveries being attempted now (their claims are renewed while they are, with replicas). */
   inFlightIds(): string[] {
-    return [...this.#inFlight.keys()].flatMap((key) => this.#queues.get(key)?.[0]?.id ?? []);
+    return [...this.#inFlight.keys()].flatMap((key) => this.#owed.head(key)?.id ?? []);
   }
 
   /** Deliveries waiting (or in flight). */
   get pendingCount(): number {
-    return this.#byId.size;
+    return this.#owed.pendingCount;
   }
 
   /** Live records the outbox writes at compaction. */
   get liveCount(): number {
-    return this.#byId.size + this.#dead.size;
+    return this.#owed.pendingCount + this.#owed.deadCount;
   }
 
   /** Takes a durable change (what `TaskStore.commit` returned): queues what it owes, or drops a deleted config's queue. */
@@ -134,83 +161,8 @@ export class Outbox {
   }
 
   #apply(record: TaskRecord): void {
-    if ("supersedes" in record) for (const id of record.supersedes ?? []) this.#remove(id); // Older journals.
-    if ("deliveries" in record) for (const delivery of record.deliveries ?? []) this.#enqueue({ ...delivery });
-    const delivery = "id" in record ? this.#byId.get(record.id) : undefined;
-    switch (record.type) {
-      case "push.config.deleted":
-        for (const [deadId, dead] of this.#dead) if (dead.taskId === record.taskId && dead.configId === record.id) this.#dead.delete(deadId);
-        for (const d of this.#queues.get(keyOf(record.taskId, record.id)) ?? []) this.#forget(d);
-        this.#queues.delete(keyOf(record.taskId, record.id));
-        this.#fair.delete(keyOf(record.taskId, record.id));
-        break;
-      case "push.attempt":
-        if (delivery) {
-          this.#countFresh(delivery, -1);
-          Object.assign(delivery, { attempts: record.attempts, nextAt: record.nextAt, lastError: record.error });
-        }
-        break;
-      case "push.done":
-        this.#remove(record.id);
-        break;
-      case "push.dead":
-        if (delivery) {
-          this.#remove(record.id);
-          this.#dead.set(record.id, Object.assign(delivery, { attempts: record.attempts, lastError: record.error }));
-        }
-        break;
-      case "push.replay": {
-        const dead = this.#dead.get(record.id);
-        if (dead) {
-          this.#dead.delete(record.id);
-          this.#enqueue(Object.assign(dead, { attempts: 0, nextAt: record.nextAt }), true);
-        }
-        break;
-      }
-      case "push.purged":
-        this.#dead.delete(record.id);
-        break;
-      case "push.delivery":
-        if (record.dead) this.#dead.set(record.delivery.id, { ...record.delivery });
-        else this.#enqueue({ ...record.delivery });
-        break;
-    }
-  }
-
-  #enqueue(delivery: Delivery, replayed = false): void {
-    const key = keyOf(delivery.taskId, delivery.configId);
-    let queue = this.#queues.get(key);
-    if (!queue) this.#queues.set(key, (queue = []));
-    // Behind a blocked head, an older progress update is worth nothing once a newer one exists;
-    // a replayed dead letter is the older one, so then it is the one dropped.
-    const last = queue.at(-1);
-    if (delivery.kind === "status" && queue.length > 1 && last?.kind === "status") {
-      if (replayed) return;
-      this.#remove(last.id);
-    }
-    queue.push(delivery);
-    this.#byId.set(delivery.id, delivery);
-    this.#countFresh(delivery, 1);
-    if (queue.length === 1) this.#scheduleQueue(key);
-  }
-
-  #forget(delivery: Delivery): void {
-    this.#countFresh(delivery, -1);
-    this.#byId.delete(delivery.id);
-  }
-
-  #remove(id: string): void {
-    const delivery = this.#byId.get(id);
-    if (!delivery) return;
-    this.#forget(delivery);
-    const key = keyOf(delivery.taskId, delivery.configId);
-    const queue = this.#queues.get(key);
-    if (!queue) return;
-    const index = queue.indexOf(delivery);
-    if (index !== -1) queue.splice(index, 1);
-    if (index === 0) this.#fair.delete(key); // The head it waited with is gone; the next one is due when it is due.
-    if (queue.length === 0) this.#queues.delete(key);
-    else if (index === 0) this.#scheduleQueue(key);
+    if (record.type === "push.endpoint") this.#endpoints.apply(record);
+    else this.#owed.apply(record);
   }
 
   #countFresh(delivery: Delivery, delta: 1 | -1): void {
@@ -244,7 +196,7 @@ export class Outbox {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    for (const key of this.#queues.keys()) this.#scheduleQueue(key);
+    for (const key of this.#owed.keys()) this.#scheduleQueue(key);
   }
 
   /** Stops sending and waits (bounded by the sender's timeout) for attempts in flight. */
@@ -258,7 +210,7 @@ export class Outbox {
   }
 
   #scheduleQueue(key: string): void {
-    const head = this.#queues.get(key)?.[0];
+    const head = this.#owed.head(key);
     if (!this.#running || !head || this.#inFlight.has(key)) return;
     this.#heap.push(head.nextAt, key);
     this.#arm();
@@ -281,11 +233,11 @@ export class Outbox {
     for (let next = this.#heap.peek(); this.#running && next && next.at <= now; next = this.#heap.peek()) {
       this.#heap.pop();
       const key = next.value;
-      const head = this.#queues.get(key)?.[0];
+      const head = this.#owed.head(key);
       if (!head || head.nextAt !== next.at || this.#inFlight.has(key)) continue; // A stale entry.
       const config = this.#store.config(head.taskId, head.configId);
       if (config) this.#fair.add(key, this.#originOf(config.url), config.principal);
-      else this.#remove(head.id); // Its config is gone (deleted, 410, or its task dropped): nothing to send it to.
+      else this.#owed.remove(head.id); // Its config is gone (deleted, 410, or its task dropped): nothing to send it to.
     }
     this.#sendWaiting();
     this.#arm();
@@ -297,11 +249,17 @@ export class Outbox {
       const turn = this.#fair.take();
       if (!turn) return;
       const { key, origin } = turn;
-      const head = this.#queues.get(key)?.[0];
+      const head = this.#owed.head(key);
       const config = head && this.#store.config(head.taskId, head.configId);
       if (!head || !config || this.#inFlight.has(key)) {
         this.#fair.release(origin); // Left behind by a change (a deleted config); the heap brings back any new head.
-        if (head && !config) this.#remove(head.id);
+        if (head && !config) this.#owed.remove(head.id);
+        continue;
+      }
+      const disabled = this.#endpoints.disabledReason(config.url);
+      if (disabled) {
+        this.#fair.release(origin); // Nothing is sent: the slot is free for the next turn at once.
+        this.#inFlight.set(key, this.#settle(key, head, { type: "push.dead", taskId: head.taskId, id: head.id, attempts: head.attempts, error: disabled }, "disabled"));
         continue;
       }
       const attempt: WebhookAttempt = { id: head.id, taskId: head.taskId, url: config.url, body: head.body };
@@ -322,7 +280,9 @@ export class Outbox {
       this.#scheduleQueue(key);
       return this.#sendWaiting();
     }
+    const started = performance.now();
     const outcome = await this.#send(attempt);
+    this.attemptSeconds.observe((performance.now() - started) / 1000);
     const change = this.#health.record(origin, resultOf(outcome));
     if (change) this.#log?.(change);
     // The connection is free for the next turn; this queue stays blocked until the outcome is durable.
@@ -331,9 +291,31 @@ export class Outbox {
     this.#backpressure.outcome(origin, outcome.ok);
     const record = this.#outcomeRecord(delivery, outcome);
     this.#log?.(`webhook ${delivery.id} task ${delivery.taskId} -> ${attempt.url}: ${outcome.ok ? `HTTP ${outcome.status}` : outcome.error} (attempt ${delivery.attempts + 1}, ${record.type})`);
+    const endpoint = this.#endpoints.record(attempt.url, outcome.ok, outcome.error);
+    if (endpoint.line) this.#log?.(endpoint.line);
+    await this.#settle(key, delivery, record, OUTCOME_OF[record.type]!, endpoint.record);
+    if (endpoint.line) this.#sweepDisabled();
+  }
+
+  /** An endpoint was just disabled: its queues come due now, to go to the dead letters at once rather than at their next attempt. */
+  #sweepDisabled(): void {
+    const now = this.#now();
+    for (const key of this.#owed.keys()) {
+      const head = this.#owed.head(key)!;
+      const config = this.#store.config(head.taskId, head.configId);
+      if (head.nextAt <= now || !config || !this.#endpoints.disabledReason(config.url)) continue;
+      head.nextAt = now;
+      this.#scheduleQueue(key);
+    }
+  }
+
+  /** Journals what became of a delivery (after its endpoint's change of health, if any); then its queue goes on. */
+  async #settle(key: string, delivery: Delivery, record: TaskRecord, outcome: string, endpoint?: EndpointRecord): Promise<void> {
     try {
+      // Not applied again: the endpoint's state moved on when the outcome was recorded, maybe further since.
+      if (endpoint) await this.#store.commit(endpoint.taskId, () => endpoint);
       this.add(await this.#store.commit(delivery.taskId, () => record));
-      if (outcome.ok) this.#delivered++;
+      this.#outcomes.set(outcome, (this.#outcomes.get(outcome) ?? 0) + 1);
     } catch (error) {
       // The outcome could not be journaled (e.g. a full disk): try the delivery again later.
       this.#log?.(`webhook ${delivery.id}: cannot journal the outcome: ${(error as Error).message}`);
@@ -367,39 +349,47 @@ export class Outbox {
 
   /** The tasks that still have deliveries pending or dead letters: compaction keeps them. */
   owedTasks(): Set<string> {
-    const tasks = new Set<string>();
-    for (const queue of this.#queues.values()) tasks.add(queue[0]!.taskId);
-    for (const delivery of this.#dead.values()) tasks.add(delivery.taskId);
-    return tasks;
+    return this.#owed.owedTasks();
   }
 
   /**
-   * The outbox's live records, for compaction; deliveries of tasks the store dropped (past
-   * retention) are dropped too.
+   * The outbox's live records, for compaction: deliveries and dead letters (those of tasks the
+   * store dropped, past retention, are dropped too), and each failing or disabled endpoint.
    *
    * @returns Records that rebuild the outbox.
    */
   *snapshot(): Generator<TaskRecord> {
-    const alive = (taskId: string) => this.#store.get(taskId) !== undefined;
-    for (const [key, queue] of this.#queues) {
-      if (!alive(queue[0]!.taskId)) {
-        for (const d of queue) this.#forget(d);
-        this.#queues.delete(key);
-        this.#fair.delete(key);
-        continue;
-      }
-      for (const delivery of queue) yield { type: "push.delivery", taskId: delivery.taskId, delivery };
-    }
-    for (const [id, delivery] of this.#dead) {
-      if (!alive(delivery.taskId)) this.#dead.delete(id);
-      else yield { type: "push.delivery", taskId: delivery.taskId, delivery, dead: true };
-    }
+    yield* this.#owed.snapshot((taskId) => this.#store.get(taskId) !== undefined);
+    yield* this.#endpoints.records();
   }
 
   /** Deliveries for the operator, without bodies: pending ones in queue order, or dead letters. */
   deliveries(state: "pending" | "dead"): Array<Omit<Delivery, "body"> & { url: string | undefined }> {
-    const list = state === "dead" ? [...this.#dead.values()] : [...this.#queues.values()].flat();
-    return list.map(({ body: _body, ...rest }) => ({ ...rest, url: this.#store.config(rest.taskId, rest.configId)?.url }));
+    return this.#owed.list(state).map(({ body: _body, ...rest }) => ({ ...rest, url: this.#store.config(rest.taskId, rest.configId)?.url }));
+  }
+
+  /** Each endpoint's health, deliveries owed and dead letters, for the operator: disabled ones first, then failing ones. */
+  endpoints(): EndpointReport[] {
+    return reportEndpoints(this.#endpoints.list(), { pending: this.deliveries("pending"), dead: this.deliveries("dead") }, this.#health);
+  }
+
+  /**
+   * Enables an endpoint again, with a fresh failing clock (journaled); its dead letters wait for a replay.
+   *
+   * @param endpoint The endpoint (scheme, host, port, path), or any webhook URL of it.
+   * @returns Whether it was disabled.
+   * @throws {TypeError} If `endpoint` is not a URL; a `JournalError` if the change cannot be journaled.
+   */
+  async enableEndpoint(endpoint: string): Promise<boolean> {
+    const { record, wasDisabled } = this.#endpoints.enable(endpoint);
+    if (record) await this.#store.commit(record.taskId, () => record);
+    if (wasDisabled) this.#log?.(`webhook endpoint ${record!.endpoint} enabled again by an operator`);
+    return wasDisabled;
+  }
+
+  /** When the oldest delivery still owed was made, ms since the epoch; undefined when none is. */
+  oldestPendingAt(): number | undefined {
+    return this.#owed.oldestPendingAt();
   }
 
   /** Puts dead letters (all, or `ids`) back in their queues, due now, with a fresh attempt count; returns the ids. */
@@ -413,9 +403,9 @@ export class Outbox {
   }
 
   async #settleDead(ids: string[] | undefined, record: (taskId: string, id: string) => TaskRecord): Promise<string[]> {
-    const chosen = (ids ?? [...this.#dead.keys()]).filter((id) => this.#dead.has(id));
+    const chosen = (ids ?? this.#owed.deadIds()).filter((id) => this.#owed.deadLetter(id));
     for (const id of chosen) {
-      const { taskId } = this.#dead.get(id)!;
+      const { taskId } = this.#owed.deadLetter(id)!;
       this.add(await this.#store.commit(taskId, () => record(taskId, id)));
     }
     return chosen;

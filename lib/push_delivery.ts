@@ -70,8 +70,10 @@ export function openPushDelivery(store: TaskStore, push: PushOptions, signer: Si
     maxInFlightPerOrigin: push.maxInFlightPerOrigin,
     slowOriginTimeoutMs: push.slowOriginTimeoutMs,
     maxFreshPerOrigin: push.maxFreshPerOrigin,
+    disableAfterMs: push.disableAfterMs,
     log: push.log,
     claim,
+    now: push.now,
   });
   return { sender, outbox };
 }

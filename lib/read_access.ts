@@ -1,14 +1,17 @@
 /**
- * Who may read a receiver's pages (`GET /events`, `GET /tasks/<id>`): they show every event that
- * arrived and the tasks fetched from the agent, which are the owner's business. With a read token,
- * a request must carry `Authorization: Bearer <token>` (compared in constant time); without one,
- * only requests from this machine (a loopback peer address) are answered. It wraps rows of a route
- * table, so a read page added later gets the check by being in the list, not by remembering an `if`.
- * It leaves out who may post webhooks (`verify.ts`).
+ * Who may read a receiver's pages (`GET /`, `GET /events/stream`, `GET /events`, `GET /tasks/<id>`):
+ * they show every event that arrived and the tasks fetched from the agent, which are the owner's
+ * business. With a read token, a request must carry it (compared in constant time) as
+ * `Authorization: Bearer <token>`, or as the password of HTTP Basic (any user name): that is how a
+ * browser sends it, asked once and then with every request of the page, its event stream included,
+ * never in a URL. Without one, only requests from this machine (a loopback peer address) are
+ * answered. It wraps rows of a route table, so a read page added later gets the check by being in
+ * the list, not by remembering an `if`. It leaves out who may post webhooks (`verify.ts`).
  *
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { isIPv4 } from "node:net";
 import { HttpError } from "./http_util.ts";
@@ -42,10 +45,13 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return isIPv4(v4) && v4.startsWith("127.");
 }
 
+/** The challenges a refused reader gets: Bearer for programs, Basic so a browser asks for the token. */
+const CHALLENGES = ['Bearer realm="a2a-push receiver"', 'Basic realm="a2a-push receiver", charset="UTF-8"'];
+
 /**
- * Wraps every handler of `routes` so it answers only a reader: 401 (with `WWW-Authenticate`) when
- * a read token is set and the request does not carry it, 403 when none is set and the peer is not
- * loopback. The refusal is an {@linkcode HttpError}, answered by `routeRequest` with its reason.
+ * Wraps every handler of `routes` so it answers only a reader: 401 (with `WWW-Authenticate`, Bearer
+ * and Basic) when a read token is set and the request does not carry it, 403 when none is set and
+ * the peer is not loopback. The refusal is an {@linkcode HttpError}, answered by `routeRequest` with its reason.
  *
  * @param routes The read pages' rows.
  * @param options See {@linkcode ReadAccessOptions}.
@@ -65,7 +71,7 @@ export function readersOnly(routes: readonly Route[], options: ReadAccessOptions
   if (readToken === "") throw new RangeError("Cannot guard read pages: readToken is empty");
   const guard = (handler: RouteHandler): RouteHandler => (req, res, context) => {
     const refusal = refuseReader(req, readToken);
-    if (refusal?.status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="a2a-push receiver"');
+    if (refusal?.status === 401) res.setHeader("WWW-Authenticate", CHALLENGES);
     if (refusal) throw refusal;
     return handler(req, res, context);
   };
@@ -78,10 +84,20 @@ export function readersOnly(routes: readonly Route[], options: ReadAccessOptions
 /** Why `req` may not read, or undefined when it may. */
 function refuseReader(req: IncomingMessage, readToken: string | undefined): HttpError | undefined {
   if (readToken !== undefined) {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
-    if (timingSafeEqualText(bearer, readToken)) return undefined;
-    return new HttpError(401, "Reading this receiver needs Authorization: Bearer <its read token>");
+    const authorization = req.headers.authorization ?? "";
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] ?? basicPassword(authorization);
+    if (timingSafeEqualText(given, readToken)) return undefined;
+    return new HttpError(401, "Reading this receiver needs its read token: Authorization: Bearer <read token>, or as the password of HTTP Basic (a browser asks for it)");
   }
   if (isLoopbackAddress(req.socket.remoteAddress)) return undefined;
   return new HttpError(403, "Without a read token this receiver answers reads only from its own machine (loopback); configure a read token to read it from elsewhere");
+}
+
+/** The password of `Authorization: Basic base64(user:password)`, or undefined for anything else. */
+function basicPassword(authorization: string): string | undefined {
+  const encoded = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization)?.[1];
+  if (encoded === undefined) return undefined;
+  const pair = Buffer.from(encoded, "base64").toString("utf8");
+  const colon = pair.indexOf(":");
+  return colon === -1 ? undefined : pair.slice(colon + 1);
 }

@@ -5,8 +5,10 @@
  * or 400 when it is malformed), and answers 2xx once the event is in the receiver's own journal, so
  * an acknowledged event is never lost and a redelivery, even after a restart, is recognised by its
  * `webhook-id`. Processing comes after the answer: when a task reaches a terminal state, the full
- * task is fetched from the agent with `GetTask` and kept. `GET /events` and `GET /tasks/<id>` show
- * what arrived, to the owner only (`read_access.ts`).
+ * task is fetched from the agent with `GetTask` and kept. `GET /` is a live page of it all (tasks
+ * with their progress, duplicates, refusals, results: `receiver_page.html`, fed over SSE by
+ * `GET /events/stream`, `receiver_feed.ts`), and `GET /events` and `GET /tasks/<id>` show what
+ * arrived as JSON; all of them to the owner only (`read_access.ts`).
  *
  * The agent signs a webhook for any URL any caller names, so its JWT proves who sent a webhook but
  * not that this receiver's owner asked for it: a stranger could point a push config of their own
@@ -24,10 +26,11 @@ import { join } from "node:path";
 import { A2AClient } from "./client.ts";
 import { JournalError, WebhookVerificationError } from "./errors.ts";
 import { loadOrMakeToken } from "./fs_util.ts";
+import { loadPage, sendPage } from "./html_page.ts";
 import { openJournal } from "./journal.ts";
 import { escapeLogText } from "./log_text.ts";
 import type { FileJournal } from "./journal.ts";
-import { HttpError, routeRequest, sendJson, sendStatus } from "./http_util.ts";
+import { HttpError, routeRequest, sendJson, sendStatus, writeSse } from "./http_util.ts";
 import type { Route } from "./http_util.ts";
 import type { Task } from "./types.ts";
 import { TERMINAL_STATES } from "./types.ts";
@@ -35,6 +38,7 @@ import { JwksCache } from "./jwks_cache.ts";
 import { readersOnly } from "./read_access.ts";
 import { describeEvent } from "./received_event.ts";
 import type { ReceivedEvent } from "./received_event.ts";
+import { ReceiverFeed, summarizeResult } from "./receiver_feed.ts";
 import type { ReceiverOptions } from "./receiver_options.ts";
 import { verifyWebhook } from "./verify.ts";
 
@@ -75,6 +79,8 @@ export class WebhookReceiver {
   #processing = new Set<Promise<void>>();
   /** Ids whose `event` record is being journaled; settles (never rejects) when that ends. */
   #accepting = new Map<string, Promise<void>>();
+  /** What the open pages hear, and the refusals they show. */
+  #feed = new ReceiverFeed();
   #closed = false;
 
   /**
@@ -92,10 +98,13 @@ export class WebhookReceiver {
     const base = options.agentUrl.replace(/\/$/, "");
     if (options.jwt !== false) this.#jwks = new JwksCache(`${base}/.well-known/jwks.json`, { fetch: options.fetch, now: options.now });
     this.#client = new A2AClient(`${base}/`, { fetch: options.fetch, timeoutMs: 10_000, token: options.agentToken });
+    const page = loadPage("receiver_page.html");
     this.#routes = [
       { path: "/webhook", methods: { POST: (req, res, { body }) => this.#receive(req, res, body) } },
       // Every read page goes in this list, so none answers a stranger.
       ...readersOnly([
+        { path: "/", methods: { GET: (_req, res) => sendPage(res, page) } },
+        { path: "/events/stream", methods: { GET: (_req, res) => writeSse(res, this.#feed.follow(this.events(), this.#results.values())) } },
         { path: "/events", methods: { GET: (_req, res) => sendJson(res, 200, { events: this.events() }) } },
         { path: /^\/tasks\/(.*)$/, methods: { GET: (_req, res, { params }) => this.#sendResult(res, params[0]!) } },
       ], { readToken: options.readToken }),
@@ -197,7 +206,18 @@ export class WebhookReceiver {
   async #append(record: Record<string, unknown>): Promise<void> {
     await this.#journal.append(record);
     this.#apply(record);
+    this.#publish(record);
     this.#maybeCompact();
+  }
+
+  /** Tells the open pages what a durable record changed. */
+  #publish(record: Record<string, unknown>): void {
+    if (record.type === "event") this.#feed.publish({ event: record.event as ReceivedEvent });
+    else if (record.type === "result") this.#feed.publish({ result: summarizeResult(record.task as Task) });
+    else if (record.type === "duplicate") {
+      const event = this.#events.get(record.webhookId as string);
+      if (event) this.#feed.publish({ duplicate: { webhookId: event.webhookId, taskId: event.taskId, duplicates: event.duplicates } });
+    }
   }
 
   /**
@@ -227,7 +247,7 @@ export class WebhookReceiver {
   }
 
   /**
-   * Handles one request: `POST /webhook`, `GET /events`, `GET /tasks/<id>`.
+   * Handles one request: `POST /webhook`, `GET /`, `GET /events/stream`, `GET /events`, `GET /tasks/<id>`.
    *
    * @param req The request.
    * @param res The response.
@@ -258,6 +278,7 @@ export class WebhookReceiver {
       if (!(error instanceof HttpError)) throw error;
       const reason = error.status === 413 ? "TOO_LARGE" : "UNREADABLE";
       this.#log(`refused (${reason}): ${error.message}`);
+      this.#feed.refused(error.status, reason, error.message, this.#options.now?.());
       return sendStatus(res, error.status, error.message, { errorBody: (_status, message) => ({ error: message, reason }) });
     }
     let webhookId: string;
@@ -276,6 +297,7 @@ export class WebhookReceiver {
       if (!(error instanceof WebhookVerificationError)) throw error;
       const status = error.code === "MISSING_HEADERS" || error.code === "MALFORMED" ? 400 : 401;
       this.#log(`refused (${error.code}): ${error.message}`);
+      this.#feed.refused(status, error.code, error.message, this.#options.now?.());
       return sendJson(res, status, { error: error.message, reason: error.code });
     }
     // A redelivery can arrive while the first copy is still being journaled (the sender timed out
@@ -356,6 +378,7 @@ export class WebhookReceiver {
   /** Waits for result fetches under way (bounded), then closes the journal. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#feed.close();
     await Promise.race([Promise.all(this.#processing), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     await this.#journal.close();
   }

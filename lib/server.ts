@@ -1,10 +1,10 @@
 /**
  * The agent's HTTP face on `node:http`, as one route table: the caller's rows, the agent card, the
- * push rows of `admin.ts`, the HTTP+JSON rows of `http_json_routes.ts`, and A2A JSON-RPC 2.0 at
+ * push and metrics rows of `admin.ts`, the HTTP+JSON rows of `http_json_routes.ts`, and A2A JSON-RPC 2.0 at
  * `POST /` (v1.0 methods here, v0.3 ones in `v03_rpc.ts`), with SSE for the streaming methods.
  * The A2A rows (both bindings) first ask `auth.ts` who is calling: 401 with `WWW-Authenticate`
  * for nobody, 429 with `Retry-After` for a caller over its rate; the card and the JWKS are public,
- * the admin rows have their own token.
+ * the admin rows (and `/metrics`, unless `publicMetrics`) have their own token.
  * Protocol errors are JSON-RPC errors (HTTP 200), transport errors are 4xx with a reason, anything
  * unexpected is -32603 (or 500) with the detail kept in the log. A client that goes away ends its
  * response only. It leaves the plumbing (matching, body limits, SSE, header checks) to
@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { pushRoutes } from "./admin.ts";
+import { metricsRoutes, pushRoutes } from "./admin.ts";
 import { Authenticator } from "./auth.ts";
 import type { Caller } from "./auth.ts";
 import type { Agent } from "./agent.ts";
@@ -58,6 +58,8 @@ export interface AgentServerOptions {
   rateLimit?: RateLimitOptions | false;
   /** A stream (SSE) ends after this long; the client subscribes again. @default 30 min */
   maxStreamLifetimeMs?: number;
+  /** Answer `GET /metrics` without the admin token. @default false: the admin token is needed */
+  publicMetrics?: boolean;
 }
 
 /** A JSON-RPC request id. */
@@ -87,7 +89,7 @@ const CARD_PATH = "/.well-known/agent-card.json";
  * ```
  */
 export function createAgentServer(agent: Agent, options: AgentServerOptions = {}): Server {
-  const { maxBodyBytes = 1024 * 1024, heartbeatMs = 15_000, routes = [], logError = console.error, publicUrl, maxConnections = 1024, maxStreamLifetimeMs } = options;
+  const { maxBodyBytes = 1024 * 1024, heartbeatMs = 15_000, routes = [], logError = console.error, publicUrl, maxConnections = 1024, maxStreamLifetimeMs, publicMetrics = false } = options;
   const auth = options.auth ?? new Authenticator({ adminToken: agent.adminToken });
   const limiter = auth.enabled && options.rateLimit !== false ? new RateLimiter(options.rateLimit ?? { perSecond: 100 }) : undefined;
   const baseUrl = (req: IncomingMessage) => {
@@ -121,6 +123,7 @@ export function createAgentServer(agent: Agent, options: AgentServerOptions = {}
     ...routes, // The caller's own rows come first.
     { path: CARD_PATH, methods: { GET: card, HEAD: card } },
     ...pushRoutes(agent), // GET /.well-known/jwks.json and /admin/..., when push is on.
+    ...metricsRoutes(agent, { public: publicMetrics }), // GET /metrics
     ...identified([
       ...httpJsonRoutes(agent, { heartbeatMs, maxStreamLifetimeMs, logError }), // /message:send, /tasks/{id}, ...
       { path: "/", methods: { POST: jsonRpc } },

@@ -8,7 +8,9 @@
  * (`push.config`, `push.config.deleted`) may carry the deliveries it owes, so a notification is
  * durable in the same record as the change it announces. The outbox's own records say what became
  * of a delivery (`push.attempt`, `push.done`, `push.dead`, `push.replay`, `push.purged`), and a
- * compaction writes each live delivery as a `push.delivery`.
+ * compaction writes each live delivery as a `push.delivery`. A `push.endpoint` record says an
+ * endpoint started failing, recovered, was disabled or enabled (`endpoint_health.ts`); its
+ * `taskId` is `endpoint:` and the endpoint, since storage keys every record by what it is about.
  *
  * @module
  */
@@ -43,7 +45,23 @@ export type DeliveryRecord =
   | { type: "push.dead"; taskId: string; id: string; attempts: number; error?: string }
   | { type: "push.replay"; taskId: string; id: string; nextAt: number }
   | { type: "push.purged"; taskId: string; id: string }
-  | { type: "push.delivery"; taskId: string; delivery: Delivery; dead?: boolean };
+  | { type: "push.delivery"; taskId: string; delivery: Delivery; dead?: boolean }
+  | EndpointRecord;
+
+/** What must survive a restart of one endpoint's health: failing since when, disabled or not (see `endpoint_health.ts`). */
+export interface EndpointRecord {
+  type: "push.endpoint";
+  /** `endpoint:` and the endpoint: the key storage files the record under. */
+  taskId: string;
+  /** Scheme, host, port and path. */
+  endpoint: string;
+  /** Since when every attempt failed, ms; absent: it answers. */
+  failingSince?: number;
+  /** When it was disabled, ms; absent: enabled. */
+  disabledAt?: number;
+  /** Why it was disabled. */
+  reason?: string;
+}
 
 /** Any record an agent journals. */
 export type TaskRecord = TaskChangeRecord | DeliveryRecord;

@@ -6,6 +6,7 @@
  *       [--auth-tokens FILE] [--oidc-issuer URL --oidc-audience AUD] [--no-auth]
  *       [--max-configs-per-task 10] [--max-open-tasks 1000] [--rate-limit 100]
  *       [--database-url postgres://... [--database-schema a2a_push] [--lease 10s]]
+ *       [--disable-after 5d|never] [--public-metrics]
  *
  * Send it a message with a data part `{"steps": N, "stepMs": M}` (defaults 10 and 1000; `steps: 0`
  * completes at once). Each step reports "step i/N" and saves a checkpoint; the end emits the report
@@ -15,7 +16,10 @@
  * `--auth-tokens` file (re-read when it changes, or on SIGHUP) or an OIDC JWT; each sees only its
  * own tasks. On an address other than loopback the agent refuses to start without authentication,
  * unless told `--no-auth`. With `--database-url` the tasks live in PostgreSQL, and several agents
- * on one database are replicas of one agent. Every flag has an environment variable (see README).
+ * on one database are replicas of one agent. The outbox console is at /admin/ (it asks for the admin
+ * token), Prometheus metrics at /metrics; a webhook endpoint whose every attempt failed for
+ * --disable-after is disabled until enabled again there. Every flag has an environment variable
+ * (see README).
  */
 
 import process from "node:process";
@@ -63,6 +67,8 @@ async function main(): Promise<void> {
       "database-url": { type: "string", default: process.env.A2A_DATABASE_URL || undefined },
       "database-schema": { type: "string", default: process.env.A2A_DATABASE_SCHEMA ?? "a2a_push" },
       lease: { type: "string", default: process.env.A2A_LEASE ?? "10s" },
+      "disable-after": { type: "string", default: process.env.A2A_DISABLE_AFTER ?? "5d" },
+      "public-metrics": { type: "boolean", default: process.env.A2A_PUBLIC_METRICS === "1" },
     },
   });
   const port = Number(values.port);
@@ -78,6 +84,7 @@ async function main(): Promise<void> {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${name} must be a whole number, got ${values[name as keyof typeof values]}`);
     return value;
   });
+  const disableAfterMs = values["disable-after"] === "never" ? Infinity : parseDuration(values["disable-after"]!);
 
   // 2. Open the agent: read the journal, resume every task that was running.
   const agent = await Agent.open({
@@ -100,6 +107,7 @@ async function main(): Promise<void> {
         allowlist: values["webhook-allowlist"]?.split(",").map((entry) => entry.trim()).filter(Boolean),
       },
       adminToken: values["admin-token"],
+      disableAfterMs,
       log: values.quiet ? undefined : (line) => console.log(line),
     },
     card: {
@@ -122,11 +130,13 @@ async function main(): Promise<void> {
   process.on("SIGHUP", () => void auth.reload().then(() => console.log("SIGHUP: token file read again"), (error: Error) => console.error(`SIGHUP: ${error.message}`)));
 
   // 4. Serve A2A over HTTP.
-  const server = createAgentServer(agent, { auth, rateLimit: rateLimit > 0 ? { perSecond: rateLimit } : false });
+  const server = createAgentServer(agent, { auth, rateLimit: rateLimit > 0 ? { perSecond: rateLimit } : false, publicMetrics: values["public-metrics"] });
   await new Promise<void>((resolve) => server.listen(port, values.host, resolve));
   const address = server.address() as { port: number };
   const shownHost = values.host!.includes(":") ? `[${values.host}]` : values.host;
   console.log(`listening on http://${shownHost}:${address.port}`);
+  // Where the token is, never the token: logs are read by more people than the data directory.
+  console.log(`outbox console: http://${shownHost}:${address.port}/admin/ (admin token in ${values["admin-token"] ? "--admin-token" : `${values["data-dir"]}/admin_token`}); metrics: /metrics${values["public-metrics"] ? " (public)" : " (admin token)"}`);
 
   // 5. Start delivering webhooks: now the agent's URL, the JWT's issuer, is known.
   agent.startDelivery(values["public-url"] ?? `http://${shownHost}:${address.port}`);

@@ -1,10 +1,13 @@
 /**
  * The operator's tool for the push outbox of a running agent: list pending deliveries or dead
- * letters, replay dead letters, or purge them, through the agent's authenticated admin interface.
+ * letters, replay dead letters, or purge them, see each endpoint's health and enable a disabled
+ * one, through the agent's authenticated admin interface (the console at /admin/ calls the same).
  *
  *   npx tsx scripts/outbox.ts list [--state dead|pending]
  *   npx tsx scripts/outbox.ts replay (--all | ID...)
  *   npx tsx scripts/outbox.ts purge (--all | ID...)
+ *   npx tsx scripts/outbox.ts endpoints       (health, deliveries owed and dead, per endpoint)
+ *   npx tsx scripts/outbox.ts enable ENDPOINT (a disabled endpoint; then replay its dead letters)
  *   npx tsx scripts/outbox.ts rotate-key      (new JWT signing key; the old one stays in the JWKS)
  *
  * Options: --agent-url (A2A_AGENT_URL, default http://127.0.0.1:8001); the admin token from
@@ -16,7 +19,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 
-const USAGE = "usage: outbox.ts list [--state dead|pending] | replay (--all | ID...) | purge (--all | ID...) | rotate-key";
+const USAGE = "usage: outbox.ts list [--state dead|pending] | replay (--all | ID...) | purge (--all | ID...) | endpoints | enable ENDPOINT | rotate-key";
 
 async function main(): Promise<number> {
   // 1. Read the command and options.
@@ -53,6 +56,22 @@ async function main(): Promise<number> {
     const body = await readReply(response);
     const done = (body.replayed ?? body.purged) as string[];
     console.log(`${command === "replay" ? "replayed" : "purged"} ${done.length}: ${done.join(" ")}`);
+    return 0;
+  }
+  if (command === "endpoints") {
+    const body = await readReply(await call("/admin/endpoints"));
+    const endpoints = body.endpoints as Array<{ endpoint: string; pending: number; dead: number; disabledAt?: number; reason?: string; failingSince?: number; lastError?: string }>;
+    console.log(`${endpoints.length} endpoints`);
+    for (const e of endpoints) {
+      const health = e.disabledAt !== undefined ? `DISABLED ${new Date(e.disabledAt).toISOString()}: ${e.reason}` : e.failingSince !== undefined ? `failing since ${new Date(e.failingSince).toISOString()}` : "ok";
+      console.log(`${e.endpoint}  ${health}  owed ${e.pending}  dead ${e.dead}  ${e.lastError ?? ""}`);
+    }
+    return 0;
+  }
+  if (command === "enable") {
+    if (ids.length !== 1) throw new Error(`enable needs one endpoint, e.g. https://hooks.example/a2a\n${USAGE}`);
+    const body = await readReply(await call("/admin/endpoints/enable", { method: "POST", body: JSON.stringify({ endpoint: ids[0] }) }));
+    console.log(body.wasDisabled ? `enabled ${body.endpoint}; replay its dead letters to send them (replay --all)` : `${body.endpoint} was not disabled`);
     return 0;
   }
   if (command === "rotate-key") {

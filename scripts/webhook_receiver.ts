@@ -11,8 +11,10 @@
  * Every webhook must carry the notification token (`--token`, or the one it makes in
  * `<data-dir>/notification_token`): give it to the agent as the push config's `token`. The agent
  * signs for any URL anyone names, so its signature alone does not show that you asked for the
- * webhook. `GET /events` lists accepted events; `GET /tasks/<id>` shows a fetched result; both
- * answer only loopback callers, or those sending `Authorization: Bearer <read token>`.
+ * webhook. Open `GET /` in a browser: every task live, with its progress, duplicates, refusals and
+ * result. `GET /events` lists accepted events; `GET /tasks/<id>` shows a fetched result. All of
+ * them answer only loopback callers, or those sending the read token (`Authorization: Bearer`, or
+ * as the password a browser asks for).
  */
 
 import process from "node:process";
@@ -74,8 +76,9 @@ async function main(): Promise<void> {
   console.log(`checks: ${receiver.checks.join(" + ")}`);
   // The path, never the token: logs are read by more people than the data directory.
   if (receiver.notificationTokenFile) console.log(`notification token: in ${receiver.notificationTokenFile}; give it to the agent as the push config's "token"`);
-  console.log(`reads (GET /events, /tasks/<id>): ${given(values["read-token"]) ? "with Authorization: Bearer <read token>" : "from loopback only"}`);
+  console.log(`reads (GET /, /events, /tasks/<id>): ${given(values["read-token"]) ? "with Authorization: Bearer <read token> (a browser asks for it as a password)" : "from loopback only"}`);
   console.log(`listening on http://${shownHost}:${actualPort}`);
+  console.log(`open http://${shownHost}:${actualPort}/ to watch tasks as their webhooks arrive`);
 
   // 4. Stop cleanly.
   const stop = async (signal: string) => {

@@ -85,7 +85,7 @@ test("pushRoutes() lists pending deliveries, or dead ones (the default), without
     assert.equal(pending[0]!.lastError, "HTTP 500");
     assert.deepEqual(await listed(t, "dead"), []);
     const byDefault = await admin(t, "/admin/outbox");
-    assert.deepEqual(await byDefault.json(), { deliveries: [] }, "no state: the dead letters");
+    assert.deepEqual(await byDefault.json(), { deliveries: [], total: 0 }, "no state: the dead letters");
     const bad = await admin(t, "/admin/outbox?state=all");
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: string }).error, /state must be pending or dead/);
@@ -158,4 +158,28 @@ test("pushRoutes() refuses a purge body that is a JSON array with 400 instead of
     await t.close();
     await receiver.close();
   }
+});
+
+test("pushRoutes() serves the outbox console at /admin/ without the token: a page holding no token, whose data comes from the guarded rows", async () => {
+  await withFailingPush([0], async (t) => {
+    const response = await fetch(`${t.url}/admin/`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.match(response.headers.get("content-security-policy") ?? "", /^default-src 'none'; script-src 'sha256-/);
+    const html = await response.text();
+    assert.match(html, /<title>a2a-push outbox<\/title>/);
+    assert.ok(!html.includes(TOKEN), "the token is asked for, never embedded");
+    const redirect = await fetch(`${t.url}/admin`, { redirect: "manual" });
+    assert.deepEqual([redirect.status, redirect.headers.get("location")], [308, "admin/"], "/admin leads to the console, relative to where it is");
+  });
+});
+
+test("pushRoutes() lists at most `limit` deliveries with the total, and refuses a limit that is not a whole number with 400", async () => {
+  await withFailingPush([0], async (t, url) => {
+    const dead = await deadLetters(t, url, 2);
+    const response = await admin(t, "/admin/outbox?state=dead&limit=1");
+    const body = (await response.json()) as Listed & { total: number };
+    assert.deepEqual([body.deliveries.length, body.total], [1, dead.length]);
+    for (const limit of ["-1", "1.5", "x", ""]) assert.equal((await admin(t, `/admin/outbox?state=dead&limit=${limit}`)).status, 400, limit);
+  });
 });

@@ -48,3 +48,31 @@ test("scripts/outbox.ts lists, replays and purges dead letters and rotates the s
     await receiver.close();
   }
 });
+
+test("scripts/outbox.ts endpoints shows a disabled endpoint with its reason, and enable turns it back on so replayed dead letters are delivered", async () => {
+  let healthy = false;
+  const receiver = await startTestReceiver(() => ({ status: healthy ? 200 : 503 }));
+  // disableAfterMs 0: the first failure disables the endpoint, so the test need not wait days.
+  const t = await startAgent({ handler: () => {}, push: { ...TEST_PUSH, schedule: [0, 0], disableAfterMs: 0 } });
+  const common = ["--agent-url", t.url, "--data-dir", t.dataDir];
+  try {
+    await t.client.sendMessage({ message: userMessage({}), configuration: { taskPushNotificationConfig: { url: `${receiver.url}?q=secret` } } });
+    await waitFor(() => t.agent.outbox!.pendingCount === 0, { what: "every delivery dead" });
+    assert.equal(receiver.seen.length, 1, "one attempt, which disabled it");
+    const listed = await outbox(["endpoints", ...common]);
+    assert.match(listed.stdout, /^1 endpoints\n/);
+    assert.match(listed.stdout, new RegExp(`${receiver.url}  DISABLED \\S+: every attempt failed for 0 s .* dead 3`));
+    assert.doesNotMatch(listed.stdout, /secret/, "the query is no part of the endpoint");
+
+    healthy = true;
+    assert.match((await outbox(["enable", `${receiver.url}?other=1`, ...common])).stdout, new RegExp(`^enabled ${receiver.url}; replay`));
+    assert.match((await outbox(["enable", receiver.url, ...common])).stdout, /was not disabled/);
+    assert.match((await outbox(["replay", "--all", ...common])).stdout, /replayed 3/);
+    await waitFor(() => t.agent.outbox!.deliveredCount === 3, { what: "the three dead letters delivered" });
+    assert.equal(receiver.seen.length, 4);
+    assert.match((await outbox(["enable", ...common])).stderr, /enable needs one endpoint/);
+  } finally {
+    await t.close();
+    await receiver.close();
+  }
+});

@@ -437,7 +437,8 @@ test("Outbox.snapshot() drops the deliveries and dead letters of tasks the store
     let snapshot: TaskRecord[] = [];
     await store.compact(() => (snapshot = [...outbox.snapshot()]));
     assert.equal(store.get("old"), undefined, "retention dropped the task");
-    assert.deepEqual(snapshot.map((r) => (r as { taskId: string }).taskId), ["live"]);
+    assert.deepEqual(snapshot.filter((r) => r.type === "push.delivery").map((r) => r.taskId), ["live"]);
+    assert.deepEqual(snapshot.filter((r) => r.type === "push.endpoint"), [{ type: "push.endpoint", taskId: "endpoint:https://hooks.example/c1", endpoint: "https://hooks.example/c1", failingSince: NOW }], "the failing endpoint's clock is kept");
     assert.deepEqual(outbox.deliveries("pending").map((d) => d.taskId), ["live"]);
     assert.deepEqual(outbox.deliveries("dead"), []);
     assert.equal(outbox.liveCount, 1);

@@ -53,10 +53,12 @@ test("readersOnly() with a read token answers only requests that carry it, from 
   for (const headers of refused) {
     const res = response();
     assert.throws(() => page.get(request("127.0.0.1", headers), res), (error: HttpError) => error.status === 401 && !error.message.includes("r3ad-token"), JSON.stringify(headers));
-    assert.equal(res.set["www-authenticate"], 'Bearer realm="a2a-push receiver"');
+    assert.deepEqual(res.set["www-authenticate"], ['Bearer realm="a2a-push receiver"', 'Basic realm="a2a-push receiver", charset="UTF-8"'], "Basic too: a browser then asks for the token");
   }
   await page.get(request("192.0.2.7", { authorization: "Bearer r3ad-token" }));
   await page.get(request("127.0.0.1", { authorization: "bearer r3ad-token" }));
-  assert.deepEqual(page.ran, ["192.0.2.7", "127.0.0.1"]);
+  await page.get(request("192.0.2.8", { authorization: `Basic ${Buffer.from("anyone:r3ad-token").toString("base64")}` }));
+  assert.deepEqual(page.ran, ["192.0.2.7", "127.0.0.1", "192.0.2.8"], "Bearer, or the password of HTTP Basic (what a browser sends)");
+  assert.throws(() => page.get(request("127.0.0.1", { authorization: `Basic ${Buffer.from("r3ad-token:anyone").toString("base64")}` })), (error: HttpError) => error.status === 401, "the token is the password, not the user");
   assert.throws(() => readersOnly([], { readToken: "" }), RangeError);
 });

@@ -390,7 +390,7 @@ test("GET /events and /tasks/<id> need the read token when one is set: 401 witho
         const response = await fetch(`${base}${path}`, { headers });
         const body = (await response.json()) as { error: string };
         assert.equal(response.status, 401, `${path} ${JSON.stringify(headers)}`);
-        assert.equal(response.headers.get("www-authenticate"), 'Bearer realm="a2a-push receiver"');
+        assert.equal(response.headers.get("www-authenticate"), 'Bearer realm="a2a-push receiver", Basic realm="a2a-push receiver", charset="UTF-8"');
         assert.match(body.error, /read token/);
       }
     }
@@ -453,7 +453,7 @@ test("webhook_receiver.ts makes its notification token at first start, keeps it 
   const token = readFileSync(file, "utf8").trim();
   if (process.platform !== "win32") assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.match(first.output(), new RegExp(`notification token: in ${file.replaceAll(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
-  assert.match(first.output(), /reads \(GET \/events, \/tasks\/<id>\): from loopback only/);
+  assert.match(first.output(), /reads \(GET \/, \/events, \/tasks\/<id>\): from loopback only/);
   assert.doesNotMatch(first.output(), new RegExp(token));
   const second = await startScript("scripts/webhook_receiver.ts", [...args, "--read-token", "r3ad"], { env: { A2A_NOTIFICATION_TOKEN: "" } });
   await second.kill("SIGTERM");
