@@ -16,13 +16,14 @@ import type { Caller } from "./auth.ts";
 import { buildCard, checkMediaTypes, extendedCardOf } from "./agent_card.ts";
 import { Compactor } from "./compaction.ts";
 import type { AgentOptions } from "./agent_options.ts";
-import { A2AError, ERROR_CODES, invalidParams, taskNotFound } from "./errors.ts";
+import { A2AError, ERROR_CODES, taskNotFound } from "./errors.ts";
 import { decodeTaskRecordAt, FrozenTask } from "./frozen_task.ts";
 import { FSYNC_SECONDS_BUCKETS, Histogram } from "./histogram.ts";
 import { openJournal } from "./journal.ts";
 import type { FileJournal } from "./journal.ts";
+import { messageRecord } from "./message_record.ts";
 import type { Outbox } from "./outbox.ts";
-import { checkNewConfig, createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
+import { createConfig, deleteConfig, getConfig, listConfigs, parseConfigListParams, parseConfigRef, parsePushConfig } from "./push_config.ts";
 import type { StoredPushConfig } from "./push_config.ts";
 import { openPushDelivery, replayJournal } from "./push_delivery.ts";
 import type { Signer } from "./push_delivery.ts";
@@ -39,7 +40,7 @@ import type { StoredTask, TaskChange, TaskRecord } from "./task_store.ts";
 import type { TaskStream } from "./task_stream.ts";
 import { pageOfTasks, viewTask } from "./task_view.ts";
 import type { AgentCard, ListTasksParams, ListTasksResult, SendMessageParams, Task, TaskPushNotificationConfig } from "./types.ts";
-import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
+import { TERMINAL_STATES } from "./types.ts";
 import { toV03Task } from "./v03.ts";
 import type { WebhookSender } from "./webhook_sender.ts";
 
@@ -242,34 +243,11 @@ export class Agent {
     if (inline) pushConfigs.push({ ...await parsePushConfig(inline, { taskId, path: "configuration.taskPushNotificationConfig", protocolVersion: params.protocolVersion, ...this.#pushCheck() }), ...ownerOf({ principal: caller?.principal }) });
     // Backpressure: wait (bounded) while these webhooks' receivers are behind, before journaling.
     if (pushConfigs.length > 0) await this.outbox?.admit(pushConfigs.map((config) => config.url), this.#options.push ? this.#options.push.admissionWaitMs : undefined);
-    const withConfigs = pushConfigs.length ? { pushConfigs } : {};
-    const owner = ownerOf(caller);
-    const access = { caller, quotas: this.quotas };
     // A new task holds one of its caller's open-task slots from here until it is journaled.
     const release = message.taskId ? undefined : this.quotas.reserveOpenTask(caller, this.store.openTasks(caller?.principal));
-    const change = await this.#commit(taskId, (current) => {
-      if (!message.taskId) {
-        const task: Task = { id: taskId, contextId: message.contextId ?? randomUUID(), status: { state: "TASK_STATE_SUBMITTED", timestamp }, history: [] };
-        task.history!.push({ ...message, taskId, contextId: task.contextId });
-        if (params.metadata) task.metadata = params.metadata;
-        for (const config of pushConfigs) checkNewConfig(config, owner, [], access);
-        return { type: "task", task, ...owner, ...withConfigs };
-      }
-      if (!current || !mayAccess(caller, current)) throw taskNotFound(taskId);
-      for (const config of pushConfigs) checkNewConfig(config, current, this.store.configs(taskId), access);
-      const { task } = current;
-      if (message.contextId && message.contextId !== task.contextId) {
-        throw invalidParams("message.contextId", `does not match task ${taskId}'s context ${task.contextId}`);
-      }
-      if (TERMINAL_STATES.has(task.status.state)) {
-        throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: a terminal task takes no more messages; start a new task with referenceTaskIds`, { taskId });
-      }
-      if (!INTERRUPTED_STATES.has(task.status.state)) {
-        throw new A2AError(ERROR_CODES.UNSUPPORTED_OPERATION, `Task ${taskId} is ${task.status.state}: it takes a message only when it asks for input`, { taskId });
-      }
-      const continued = { ...message, taskId, contextId: task.contextId };
-      return { type: "message", taskId, message: continued, status: { state: "TASK_STATE_SUBMITTED", timestamp }, ...withConfigs };
-    }).finally(release);
+    const change = await this.#commit(taskId, (current) => messageRecord(message, current, {
+      taskId, caller, pushConfigs, existingConfigs: this.store.configs(taskId), quotas: this.quotas, metadata: params.metadata, timestamp, newContextId: randomUUID,
+    })).finally(release);
     this.runner.enqueue(taskId);
     return change!.stored!;
   }
