@@ -39,6 +39,24 @@ test("PgStorage: two replicas started together migrate once; once loaded, one's 
   });
 });
 
+test("PgStorage.load() returns every record, none of them also handed to the listener, while a look for others' commits runs beside it", needsDatabase(), async () => {
+  await twoReplicas(async (a, _b, schema) => {
+    // More than one page of the log (2,000 rows), so that the load reads it in several queries.
+    await Promise.all(Array.from({ length: 2500 }, (_, i) => a.append(task(`t${i}`))));
+    const c = await PgStorage.open({ url: DATABASE_URL!, schema, replicaId: "c" });
+    try {
+      const handed: unknown[] = [];
+      c.onCommitted((record) => handed.push(record));
+      const [records] = await Promise.all([c.load(), c.catchUp()]);
+      assert.equal(records.length, 2500);
+      assert.deepEqual(records.map((r) => (r as { task: { id: string } }).task.id), Array.from({ length: 2500 }, (_, i) => `t${i}`));
+      assert.equal(handed.length, 0, "a record the load returned is not applied again");
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 test("PgStorage.append(): of two replicas extending the same version of a task, one wins and the other gets StaleWriteError, then wins after catching up", needsDatabase(), async () => {
   await twoReplicas(async (a, b, schema) => {
     await a.append(task("t1"));
