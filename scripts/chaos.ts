@@ -18,6 +18,14 @@
  *
  *   npx tsx scripts/chaos.ts [--tasks 200] [--kills 5] [--receiver-kills 2] [--seed N]
  *       [--max-steps 12] [--max-step-ms 300] [--duration 30s] [--time-limit 5m] [--keep]
+ *       [--replicas 3 --database-url postgres://... [--lease 2s]]
+ *
+ * With `--replicas N --database-url URL` the agent is N replicas on a fresh schema of that database
+ * (dropped at the end unless kept) sharing one data directory; tasks go to each in turn, every kill
+ * hits a random replica, and one replica stays down until the chaos is over, so the others must take
+ * its runs over (`chaos_replicas.ts`). The database's log is checked instead of the agent's journal,
+ * every replica must answer GetTask alike, and the summary adds the takeover times: per kill, from
+ * the kill until every unfinished run the replica held was moved on by another replica.
  *
  * A seed repeats the random choices (task lengths and moments, kill moments, the front's
  * behaviour sequence); timing still varies. Tasks the agent never acknowledged (a kill cut the
@@ -43,7 +51,9 @@ import { parseDuration } from "../lib/backoff.ts";
 import { A2AClient } from "../lib/client.ts";
 import { A2AError } from "../lib/errors.ts";
 import { openJournal } from "../lib/journal.ts";
+import type { Storage } from "../lib/journal.ts";
 import { Outbox } from "../lib/outbox.ts";
+import { PgStorage } from "../lib/pg_storage.ts";
 import type { Delivery } from "../lib/plan.ts";
 import type { ReceivedEvent } from "../lib/receiver.ts";
 import { generateWebhookSecret } from "../lib/signing.ts";
@@ -51,6 +61,8 @@ import { TaskStore } from "../lib/task_store.ts";
 import type { TaskRecord } from "../lib/task_store.ts";
 import type { Task, TaskState } from "../lib/types.ts";
 import { TERMINAL_STATES } from "../lib/types.ts";
+import { disagreements, dropSchema, killReplicasAt, openDatabase, planReplicaKills, restartDown, schemaName, startReplica, takeoverTimes } from "./chaos_replicas.ts";
+import type { KillPlan, Proc, Replica, ReplicaKill } from "./chaos_replicas.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HOST = "127.0.0.1";
@@ -81,10 +93,12 @@ const BEHAVIOURS: ReadonlyArray<readonly [Behaviour, number]> = [
   ["hang", 4], ["late_forward", 3], ["reset", 8], ["lost_answer", 7], ["forge", 3],
 ];
 
-interface Options { tasks: number; kills: number; receiverKills: number; seed: number; maxSteps: number; maxStepMs: number; durationMs: number; timeLimitMs: number; keep: boolean }
+interface Options {
+  tasks: number; kills: number; receiverKills: number; seed: number; maxSteps: number; maxStepMs: number; durationMs: number; timeLimitMs: number; keep: boolean;
+  /** 0: one agent on the file journal; else replicas on `databaseUrl`. */
+  replicas: number; databaseUrl: string | undefined; leaseMs: number;
+}
 interface TaskPlan { atMs: number; steps: number; stepMs: number }
-interface KillPlan { atMs: number; downMs: number }
-interface Proc { start(): Promise<void>; stop(signal: NodeJS.Signals): Promise<void>; output(): string }
 interface FrontStats {
   requests: number;
   behaviours: Map<Behaviour, number>;
@@ -105,7 +119,9 @@ async function main(): Promise<number> {
   // 1. Options, and one seeded random stream per kind of choice, so a seed repeats the choices.
   const options = readOptions();
   const deadline = Date.now() + options.timeLimitMs;
-  console.log(`chaos seed=${options.seed}: ${options.tasks} tasks over ${options.durationMs / 1000} s, ${options.kills} agent kills, ${options.receiverKills} receiver kills, time limit ${options.timeLimitMs / 1000} s`);
+  const schema = options.databaseUrl ? schemaName(options.seed) : undefined;
+  const onDatabase = schema ? `; ${options.replicas} replicas on PostgreSQL (schema ${schema}, lease ${options.leaseMs / 1000} s)` : "";
+  console.log(`chaos seed=${options.seed}: ${options.tasks} tasks over ${options.durationMs / 1000} s, ${options.kills} agent kills, ${options.receiverKills} receiver kills, time limit ${options.timeLimitMs / 1000} s${onDatabase}`);
   const tasks = planTasks(options, seededRandom(options.seed, 1));
   const agentKills = planKills(options.kills, options, seededRandom(options.seed, 2));
   const receiverKills = planKills(options.receiverKills, options, seededRandom(options.seed, 3));
@@ -121,10 +137,14 @@ async function main(): Promise<number> {
     process.exit(2);
   }, options.timeLimitMs + 60_000).unref();
 
-  // 2. Ports, data directories, a shared secret; the chaos front, then the receiver behind it, then the agent.
+  // 2. Ports, data directories, a shared secret; the chaos front, then the receiver behind it, then the
+  // agent (or its replicas: one data directory, so one signing key, and one schema).
   const dir = mkdtempSync(join(tmpdir(), "a2a-push-chaos-"));
-  const [agentPort, receiverPort] = [await freePort(), await freePort()];
-  const agentUrl = `http://${HOST}:${agentPort}`;
+  const agentPorts: number[] = [];
+  for (let i = 0; i < Math.max(1, options.replicas); i++) agentPorts.push(await freePort());
+  const receiverPort = await freePort();
+  const agentUrls = agentPorts.map((port) => `http://${HOST}:${port}`);
+  const agentUrl = agentUrls[0]!;
   const receiverUrl = `http://${HOST}:${receiverPort}`;
   const secret = generateWebhookSecret();
   const adminToken = randomBytes(24).toString("hex"); // Not base64url: a leading "-" reads as a flag.
@@ -132,25 +152,34 @@ async function main(): Promise<number> {
   const front = await startChaosFront(receiverPort, seededRandom(options.seed, 4));
   const schedule = [...RETRY_SCHEDULE_HEAD, ...Array<string>(Math.ceil(options.timeLimitMs / (RETRY_STEP_MS / 2))).fill(`${RETRY_STEP_MS}ms`)].join(",");
   const receiver = makeProc("scripts/webhook_receiver.ts", ["--port", String(receiverPort), "--data-dir", join(dir, "receiver"), "--agent-url", agentUrl, "--secret", secret, "--token", notificationToken, "--audience", front.url]);
-  const agent = makeProc("scripts/long_running_agent.ts", [
-    "--port", String(agentPort), "--data-dir", join(dir, "agent"), "--allow-private-webhooks", "--quiet", "--retry-schedule", schedule,
-    "--webhook-timeout", `${WEBHOOK_TIMEOUT_MS}ms`, "--webhook-secret", secret, "--admin-token", adminToken,
-  ]);
-  const client = new A2AClient(`${agentUrl}/`, { timeoutMs: 5000 });
+  const database = schema ? ["--database-url", options.databaseUrl!, "--database-schema", schema, "--lease", `${options.leaseMs}ms`] : [];
+  const agents = agentPorts.map((port) => makeProc("scripts/long_running_agent.ts", [
+    "--port", String(port), "--data-dir", join(dir, "agent"), "--allow-private-webhooks", "--quiet", "--retry-schedule", schedule,
+    "--webhook-timeout", `${WEBHOOK_TIMEOUT_MS}ms`, "--webhook-secret", secret, "--admin-token", adminToken, ...database,
+  ]));
+  const agent = agents[0]!;
+  const clients = agentUrls.map((url) => new A2AClient(`${url}/`, { timeoutMs: 5000 }));
+  const client = clients[0]!;
+  const replicas: Replica[] | undefined = schema ? agents.map((proc, i) => ({ proc, url: agentUrls[i]!, client: clients[i]!, id: undefined, down: true })) : undefined;
+  const sql = schema ? await openDatabase(options.databaseUrl!, schema) : undefined;
   const abort = new AbortController();
   let failed = true;
   try {
     await receiver.start();
-    await agent.start();
+    if (replicas) await Promise.all(replicas.map(startReplica));
+    else await agent.start();
     if (!/checks: Standard Webhooks signature \+ JWT/.test(receiver.output())) throw new Error(`the receiver does not check both signatures:\n${receiver.output()}`);
 
     // 3. Chaos: submit tasks at their moments while the agent and the receiver die at theirs.
     const chaosStart = Date.now();
     const acknowledged: string[] = [];
     const [agentDone, receiverDone] = [{ kills: 0 }, { kills: 0 }];
+    const killed: ReplicaKill[] = [];
     const chaos = [
-      submitTasks(client, tasks, { url: front.url, token: notificationToken }, chaosStart, acknowledged, abort.signal),
-      killAt(agent, agentKills, chaosStart, abort.signal, agentDone),
+      submitTasks(clients, tasks, { url: front.url, token: notificationToken }, chaosStart, acknowledged, abort.signal),
+      replicas
+        ? killReplicasAt(replicas, planReplicaKills(agentKills, replicas.length, seededRandom(options.seed, 5)), chaosStart, sql!, killed, abort.signal)
+        : killAt(agent, agentKills, chaosStart, abort.signal, agentDone),
       killAt(receiver, receiverKills, chaosStart, abort.signal, receiverDone),
     ];
     // The first failure stops the other two; it, not their AbortErrors, is the one to report.
@@ -160,57 +189,69 @@ async function main(): Promise<number> {
       abort.abort();
     })));
     if (firstError) throw firstError;
+    if (replicas) await restartDown(replicas);
     const unsubmitted = tasks.length - acknowledged.length;
     console.log(`chaos: ${acknowledged.length} tasks acknowledged${unsubmitted ? `, ${unsubmitted} never (agent unreachable for ${SUBMIT_GIVE_UP_MS / 1000} s)` : ""}; settling`);
 
     // 4. Settle: every task terminal, nothing pending in the outbox, every terminal event accepted.
-    const settled = await settle(client, agentUrl, adminToken, receiverUrl, deadline - CHECK_RESERVE_MS);
+    const settled = await settle(client, agentUrls, adminToken, receiverUrl, deadline - CHECK_RESERVE_MS);
     if (!settled) console.error("chaos: did not settle before the time limit");
 
     // 5. What the agent says (GetTask) and what the receiver recorded (GET /events).
     const answers = new Map<string, Task>();
     for (const id of acknowledged) answers.set(id, await client.getTask({ id, historyLength: 0 }));
     const served = await receiverEvents(receiverUrl);
+    // Replicas: every one must answer as the first did.
+    const disagreeing = replicas ? await disagreements(replicas, acknowledged) : [];
 
-    // 6. Stop both; their journals must load without repair and agree with what they served.
-    await Promise.all([agent.stop("SIGTERM"), receiver.stop("SIGTERM")]);
+    // 6. Stop the agent (every replica) and the receiver; their journals (or the replicas' log in the
+    // database) must load without repair and agree with what they served.
+    await Promise.all([...agents.map((proc) => proc.stop("SIGTERM")), receiver.stop("SIGTERM")]);
     await front.close();
     const journalErrors: string[] = [];
-    const agentJournal = await loadAgentJournal(join(dir, "agent")).catch((error: Error) => (journalErrors.push(`agent journal: ${error.message}`), undefined));
+    const logName = schema ? "database log" : "agent journal";
+    const agentLog = schema ? PgStorage.open({ url: options.databaseUrl!, schema }) : openJournal(join(dir, "agent"), { warn: (line) => console.error(`chaos: ${line}`) });
+    const agentJournal = await agentLog.then(loadAgentLog).catch((error: Error) => (journalErrors.push(`${logName}: ${error.message}`), undefined));
     const receiverJournal = await loadReceiverJournal(join(dir, "receiver")).catch((error: Error) => (journalErrors.push(`receiver journal: ${error.message}`), undefined));
     if (receiverJournal && served.map((e) => e.webhookId).join() !== receiverJournal.events.map((e) => e.webhookId).join()) {
       journalErrors.push("receiver journal: its events differ from what GET /events served");
     }
     for (const [id, task] of answers) {
       const journaled = agentJournal?.tasks.get(id)?.state;
-      if (agentJournal && journaled !== task.status.state) journalErrors.push(`agent journal: task ${id} is ${journaled}, GetTask said ${task.status.state}`);
+      if (agentJournal && journaled !== task.status.state) journalErrors.push(`${logName}: task ${id} is ${journaled}, GetTask said ${task.status.state}`);
     }
+    const takeover = sql ? await takeoverTimes(sql, killed) : undefined;
 
     // 7. Check every task, then print the details and the one summary line.
     const result = checkRun(acknowledged, answers, served, agentJournal, receiverJournal, front.stats);
-    const problems = [...result.problems, ...journalErrors];
+    const problems = [...result.problems, ...journalErrors, ...disagreeing, ...(takeover?.problems ?? [])];
     for (const problem of problems.slice(0, 20)) console.error(`  problem: ${problem}`);
     if (problems.length > 20) console.error(`  ... and ${problems.length - 20} more`);
     const behaviours = [...front.stats.behaviours].map(([name, n]) => `${name}=${n}`).join(" ");
     const refused = [...front.stats.refused].map(([reason, n]) => `${reason}=${n}`).join(" ") || "none";
     console.log(`chaos details: accepted_events=${served.length} unacknowledged_tasks=${result.unacknowledged} unsubmitted=${unsubmitted} receiver_unreachable=${front.stats.unreachable} forged=${front.stats.forged} genuine_refused: ${refused}; front: ${behaviours}`);
+    const onReplicas = takeover ? ` replicas=${options.replicas} disagreements=${disagreeing.length} ${describeTakeovers(killed, takeover.times, chaosStart)}` : "";
     const wall = ((performance.now() - startedAt) / 1000).toFixed(1);
     console.log(
-      `chaos seed=${options.seed} tasks=${acknowledged.length} kills=${agentDone.kills} receiver_kills=${receiverDone.kills} deliveries=${front.stats.requests} ` +
-        `duplicates=${result.duplicates} missing=${result.missing} out_of_order=${result.outOfOrder} reprocessed=${result.reprocessed} forged_accepted=${result.forgedAccepted} wall=${wall}s`,
+      `chaos seed=${options.seed} tasks=${acknowledged.length} kills=${replicas ? killed.length : agentDone.kills} receiver_kills=${receiverDone.kills} deliveries=${front.stats.requests} ` +
+        `duplicates=${result.duplicates} missing=${result.missing} out_of_order=${result.outOfOrder} reprocessed=${result.reprocessed} forged_accepted=${result.forgedAccepted}${onReplicas} wall=${wall}s`,
     );
-    failed = result.missing + result.outOfOrder + result.reprocessed + result.forgedAccepted + journalErrors.length + unsubmitted > 0;
+    const replicaFailures = disagreeing.length + (takeover?.problems.length ?? 0);
+    failed = result.missing + result.outOfOrder + result.reprocessed + result.forgedAccepted + journalErrors.length + unsubmitted + replicaFailures > 0;
     return failed ? 1 : 0;
   } catch (error) {
-    console.error(`chaos: ${(error as Error).stack ?? error}\n--- agent output (tail) ---\n${agent.output()}\n--- receiver output (tail) ---\n${receiver.output()}`);
+    const outputs = agents.map((proc, i) => `--- ${agents.length > 1 ? `replica ${i}` : "agent"} output (tail) ---\n${proc.output()}`).join("\n");
+    console.error(`chaos: ${(error as Error).stack ?? error}\n${outputs}\n--- receiver output (tail) ---\n${receiver.output()}`);
     return 1;
   } finally {
     abort.abort();
-    await Promise.all([agent.stop("SIGKILL"), receiver.stop("SIGKILL")]);
+    await Promise.all([...agents.map((proc) => proc.stop("SIGKILL")), receiver.stop("SIGKILL")]);
     await front.close();
     clearTimeout(watchdog);
-    if (failed || options.keep) console.error(`chaos: data kept in ${dir}`);
+    if (failed || options.keep) console.error(`chaos: data kept in ${dir}${schema ? ` and schema ${schema}` : ""}`);
     else rmSync(dir, { recursive: true, force: true });
+    if (sql && schema && !failed && !options.keep) await dropSchema(sql, schema).catch((error: Error) => console.error(`chaos: cannot drop schema ${schema}: ${error.message}`));
+    await sql?.end({ timeout: 5 });
   }
 }
 
@@ -228,6 +269,9 @@ function readOptions(): Options {
       duration: { type: "string", default: "30s" },
       "time-limit": { type: "string", default: "5m" },
       keep: { type: "boolean", default: false },
+      replicas: { type: "string", default: "0" },
+      "database-url": { type: "string" },
+      lease: { type: "string", default: "2s" },
     },
   });
   const count = (name: string, text: string | undefined) => {
@@ -239,7 +283,10 @@ function readOptions(): Options {
     tasks: count("tasks", values.tasks), kills: count("kills", values.kills), receiverKills: count("receiver-kills", values["receiver-kills"]),
     seed: count("seed", values.seed), maxSteps: count("max-steps", values["max-steps"]), maxStepMs: count("max-step-ms", values["max-step-ms"]),
     durationMs: parseDuration(values.duration!), timeLimitMs: parseDuration(values["time-limit"]!), keep: values.keep!,
+    replicas: count("replicas", values.replicas), databaseUrl: values["database-url"] || undefined, leaseMs: parseDuration(values.lease!),
   };
+  if (options.replicas > 0 && !options.databaseUrl) throw new RangeError("--replicas needs --database-url: replicas share a database");
+  if (options.databaseUrl && options.replicas === 0) options.replicas = 1;
   if (options.timeLimitMs < options.durationMs + CHECK_RESERVE_MS) throw new RangeError(`--time-limit must be at least --duration + ${CHECK_RESERVE_MS / 1000} s`);
   return options;
 }
@@ -466,12 +513,16 @@ function makeProc(script: string, args: string[]): Proc {
   };
 }
 
-/** Submits each task at its moment; while the agent is down, retries (bounded). */
-async function submitTasks(client: A2AClient, tasks: TaskPlan[], pushConfig: { url: string; token: string }, start: number, acknowledged: string[], signal: AbortSignal): Promise<void> {
-  for (const plan of tasks) {
+/**
+ * Submits each task at its moment, to each agent (replica) in turn; while that one is down, to the
+ * next, and when every one is down, retries after a pause (bounded).
+ */
+async function submitTasks(clients: A2AClient[], tasks: TaskPlan[], pushConfig: { url: string; token: string }, start: number, acknowledged: string[], signal: AbortSignal): Promise<void> {
+  for (const [index, plan] of tasks.entries()) {
     await delay(Math.max(0, start + plan.atMs - Date.now()), undefined, { signal });
     const giveUpAt = Date.now() + SUBMIT_GIVE_UP_MS;
-    while (Date.now() < giveUpAt) {
+    for (let attempt = 0; Date.now() < giveUpAt; attempt++) {
+      const client = clients[(index + attempt) % clients.length]!;
       try {
         const { task } = await client.sendMessage({
           message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: plan.steps, stepMs: plan.stepMs } }] },
@@ -481,7 +532,7 @@ async function submitTasks(client: A2AClient, tasks: TaskPlan[], pushConfig: { u
         break;
       } catch (error) {
         if (error instanceof A2AError) throw error; // The agent answered and refused: not chaos, a bug.
-        await delay(SUBMIT_RETRY_MS, undefined, { signal });
+        if ((attempt + 1) % clients.length === 0) await delay(SUBMIT_RETRY_MS, undefined, { signal });
       }
     }
   }
@@ -499,18 +550,21 @@ async function killAt(proc: Proc, kills: KillPlan[], start: number, signal: Abor
 }
 
 /** Waits until nothing is left to do, or the deadline. */
-async function settle(client: A2AClient, agentUrl: string, adminToken: string, receiverUrl: string, deadline: number): Promise<boolean> {
+async function settle(client: A2AClient, agentUrls: string[], adminToken: string, receiverUrl: string, deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {
-    if (await isSettled(client, agentUrl, adminToken, receiverUrl).catch(() => false)) return true;
+    if (await isSettled(client, agentUrls, adminToken, receiverUrl).catch(() => false)) return true;
     await delay(POLL_MS);
   }
   return false;
 }
 
-async function isSettled(client: A2AClient, agentUrl: string, adminToken: string, receiverUrl: string): Promise<boolean> {
-  const response = await fetch(`${agentUrl}/admin/outbox?state=pending`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(5000) });
-  if (!response.ok) return false;
-  if (((await response.json()) as { deliveries: unknown[] }).deliveries.length > 0) return false;
+/** Every task terminal and its terminal event received, and no agent (replica) owing a delivery. */
+async function isSettled(client: A2AClient, agentUrls: string[], adminToken: string, receiverUrl: string): Promise<boolean> {
+  for (const agentUrl of agentUrls) {
+    const response = await fetch(`${agentUrl}/admin/outbox?state=pending`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(5000) });
+    if (!response.ok) return false;
+    if (((await response.json()) as { deliveries: unknown[] }).deliveries.length > 0) return false;
+  }
   const tasks: Task[] = [];
   let pageToken = "";
   do {
@@ -533,9 +587,8 @@ function isTerminal(event: ReceivedEvent): boolean {
   return event.kind === "statusUpdate" && event.state !== undefined && TERMINAL_STATES.has(event.state);
 }
 
-/** The agent's journal, read as the agent reads it: tasks, the delivery ids in the order produced, and the outbox left. */
-async function loadAgentJournal(dir: string) {
-  const journal = await openJournal(dir, { warn: (line) => console.error(`chaos: ${line}`) });
+/** The agent's journal (or the replicas' log), read as the agent reads it: tasks, the delivery ids in the order produced, and the outbox left. */
+async function loadAgentLog(journal: Storage) {
   try {
     // The agent's own store and outbox, replayed as at start-up, say what is still owed.
     const store = new TaskStore(journal);
@@ -589,7 +642,7 @@ function checkRun(
   acknowledged: string[],
   answers: Map<string, Task>,
   served: ReceivedEvent[],
-  agentJournal: Awaited<ReturnType<typeof loadAgentJournal>> | undefined,
+  agentJournal: Awaited<ReturnType<typeof loadAgentLog>> | undefined,
   receiverJournal: Awaited<ReturnType<typeof loadReceiverJournal>> | undefined,
   stats: FrontStats,
 ) {
@@ -624,6 +677,18 @@ function checkRun(
   }
   const duplicates = (receiverJournal?.events ?? served).reduce((sum, event) => sum + event.duplicates, 0);
   return { problems, missing, outOfOrder, reprocessed, forgedAccepted, duplicates, unacknowledged: all.length - acknowledged.length };
+}
+
+/** Each kill's takeover (printed), and their p50 and max for the summary line. */
+function describeTakeovers(killed: ReplicaKill[], times: Array<number | undefined>, chaosStart: number): string {
+  killed.forEach((kill, i) => {
+    const time = times[i];
+    const what = kill.runs.length === 0 ? "held no unfinished run" : time === undefined ? `none of its ${kill.runs.length} unfinished run(s) moved on elsewhere` : `its ${kill.runs.length} unfinished run(s) moved on elsewhere within ${(time / 1000).toFixed(2)} s`;
+    console.log(`chaos takeover: replica ${kill.replica} killed at ${((kill.killedAt - chaosStart) / 1000).toFixed(1)} s${kill.held ? " (down until the end)" : ""}: ${what}`);
+  });
+  const sorted = times.filter((time) => time !== undefined).sort((a, b) => a - b);
+  const seconds = (ms: number | undefined) => (ms === undefined ? "none" : `${(ms / 1000).toFixed(2)}s`);
+  return `takeover_p50=${seconds(sorted[Math.floor((sorted.length - 1) / 2)])} takeover_max=${seconds(sorted.at(-1))}`;
 }
 
 /** Why a task's terminal notification is missing, if it is. */

@@ -22,6 +22,7 @@
  * (see README).
  */
 
+import { randomUUID } from "node:crypto";
 import process from "node:process";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -86,7 +87,9 @@ async function main(): Promise<void> {
   });
   const disableAfterMs = values["disable-after"] === "never" ? Infinity : parseDuration(values["disable-after"]!);
 
-  // 2. Open the agent: read the journal, resume every task that was running.
+  // 2. Open the agent: read the journal, resume every task that was running. A replica names itself,
+  // so its rows in the database (leases, claims, records) can be told apart from the others'.
+  const database = values["database-url"] ? { url: values["database-url"], schema: values["database-schema"], leaseMs: parseDuration(values.lease!), replicaId: randomUUID() } : undefined;
   const agent = await Agent.open({
     dataDir: values["data-dir"]!,
     handler: reportSkill,
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
     retentionMs: parseDuration(values.retention!),
     maxFinishedTasks,
     quotas: { maxConfigsPerTask, maxOpenTasks },
-    database: values["database-url"] ? { url: values["database-url"], schema: values["database-schema"], leaseMs: parseDuration(values.lease!) } : undefined,
+    database,
     publicUrl: values["public-url"],
     push: {
       secrets: values["webhook-secret"],
@@ -116,6 +119,8 @@ async function main(): Promise<void> {
       skills: [{ id: "report", name: "Report", description: 'Works in steps; send a data part {"steps": N, "stepMs": M}.', tags: ["demo", "long-running"] }],
     },
   });
+
+  if (database) console.log(`replica ${database.replicaId} of the agent in database schema ${database.schema}`);
 
   // 3. Know who calls: tokens, OIDC, or nobody (only on loopback, unless told --no-auth).
   const auth = await openAuthenticator({ tokensFile: values["auth-tokens"], oidcIssuer: values["oidc-issuer"], oidcAudience: values["oidc-audience"], adminToken: agent.adminToken });

@@ -1,0 +1,37 @@
+/**
+ * The replica chaos run, small and fast: scripts/chaos.ts as a child process with three replicas on
+ * a fresh PostgreSQL schema, a few tasks, two replica kills (one kept down until the end, so the
+ * others take its runs over) and one receiver kill, bounded by its own time limit and by this
+ * test's timeout. Skipped, with the reason, without a database.
+ */
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ROOT } from "./helpers.ts";
+import { DATABASE_URL, needsDatabase } from "./pg_helpers.ts";
+
+const TIME_LIMIT_S = 45;
+const TEST_TIMEOUT_MS = (TIME_LIMIT_S + 20) * 1000;
+
+test("scripts/chaos.ts --replicas 3 loses nothing, keeps order and takes a killed replica's runs over (small run)", { ...needsDatabase(), timeout: TEST_TIMEOUT_MS }, async () => {
+  const args = ["--replicas", "3", "--database-url", DATABASE_URL!, "--tasks", "40", "--kills", "2", "--receiver-kills", "1", "--duration", "8s", "--time-limit", `${TIME_LIMIT_S}s`, "--seed", "7"];
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts/chaos.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  // SIGINT, not SIGKILL, if this process ends first: the script then kills the replicas and receiver it started.
+  const stopChild = () => child.kill("SIGINT");
+  process.once("exit", stopChild);
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  process.off("exit", stopChild);
+  const summary = output.trim().split("\n").findLast((line) => line.startsWith("chaos seed=")) ?? "";
+  assert.equal(code, 0, output);
+  assert.match(
+    summary,
+    /^chaos seed=7 tasks=40 kills=2 receiver_kills=1 deliveries=\d+ duplicates=\d+ missing=0 out_of_order=0 reprocessed=0 forged_accepted=0 replicas=3 disagreements=0 takeover_p50=\S+ takeover_max=\S+ wall=[\d.]+s$/,
+    output,
+  );
+  assert.match(output, /^chaos takeover: replica [12] killed at [\d.]+ s \(down until the end\)/m, output);
+});
