@@ -1,7 +1,8 @@
 /**
  * The benchmark: prints one JSON line and a short table.
  *
- *   npx tsx scripts/bench.ts [--tasks 2000] [--concurrency 32] [--warmup 0] [--runs 3] [--only e2e,journal,recovery]
+ *   npx tsx scripts/bench.ts [--tasks 2000] [--concurrency 32] [--warmup 0] [--runs 3]
+ *       [--only e2e,pg,sdk,client,journal,recovery] [--database-url postgres://... [--replicas 1,2]]
  *   npx deno@2 run -A scripts/bench.ts ...      (the same, every process under Deno)
  *
  * - e2e: N tasks of `steps: 0` (submitted, working, one artifact, completed: four webhooks each)
@@ -11,7 +12,14 @@
  *   to its terminal webhook acknowledged) p50/p95/p99 (and p99 once warm: the tasks after the first
  *   quarter), missing, and each process's CPU per task; with the durable journal and with
  *   `--no-fsync`, so the cost of durability shows. `--warmup N` first sends N tasks through the same
- *   processes and waits for their webhooks, unmeasured, as a long-running agent is warm.
+ *   processes and waits for their webhooks, unmeasured, as a long-running agent is warm. With
+ *   `--database-url`, e2e also runs pg and sdk.
+ * - pg: the e2e workload on PostgreSQL (durable: commits as the server syncs them), with 1 and with 2
+ *   replicas (`--replicas`) on a fresh schema that is dropped after, the driver sending to each
+ *   replica in turn; the database server's CPU per task is counted too. Needs `--database-url`.
+ * - sdk: the reference, the e2e workload on the official SDK's agent (`@a2a-js/sdk` 1.3.0,
+ *   `tests/sdk_agent.ts`: in-memory stores, its own webhook sender, nothing durable), `steps: 1`,
+ *   which makes the same four webhooks.
  * - client: the webhook sender's HTTP client alone (`WebhookSender.send()` over `node:http`, no
  *   signing), CPU per POST cold and warm; and the CPU of one ES256 signature (one per webhook, for
  *   its JWT).
@@ -23,7 +31,8 @@
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +61,8 @@ async function main(): Promise<void> {
       only: { type: "string", default: "e2e,client,journal,recovery" },
       role: { type: "string" },
       url: { type: "string" },
+      "database-url": { type: "string" },
+      replicas: { type: "string", default: "1,2" },
     },
   });
   if (values.role === "receiver") return runReceiver();
@@ -60,16 +71,24 @@ async function main(): Promise<void> {
   const concurrency = Number(values.concurrency);
   const warmup = Number(values.warmup);
   const only = new Set(values.only!.split(","));
+  const databaseUrl = values["database-url"];
+  const replicaCounts = values.replicas!.split(",").map(Number);
+  if (!replicaCounts.every((n) => Number.isInteger(n) && n >= 1)) throw new RangeError(`--replicas must list whole numbers from 1, got ${values.replicas}`);
   const runs: Figures[] = [];
 
   // 1. Run each part `runs` times.
   for (let run = 0; run < Number(values.runs); run++) {
     const figures: Figures = {};
     if (only.has("e2e")) {
-      Object.assign(figures, prefix("durable", await endToEnd(tasks, concurrency, true, warmup)));
-      Object.assign(figures, prefix("nosync", await endToEnd(tasks, concurrency, false, warmup)));
+      Object.assign(figures, prefix("durable", await endToEnd(tasks, concurrency, { kind: "file", durable: true }, warmup)));
+      Object.assign(figures, prefix("nosync", await endToEnd(tasks, concurrency, { kind: "file", durable: false }, warmup)));
       figures.durable_cost_pct = Math.round(100 * (1 - figures.durable_deliveries_per_s! / figures.nosync_deliveries_per_s!));
     }
+    // With a database: its replicas, and the SDK's agent as the reference, in the same run.
+    for (const replicas of databaseUrl && (only.has("e2e") || only.has("pg")) ? replicaCounts : []) {
+      Object.assign(figures, prefix(`pg${replicas}`, await endToEnd(tasks, concurrency, { kind: "pg", url: databaseUrl!, replicas }, warmup)));
+    }
+    if (only.has("sdk") || (databaseUrl && only.has("e2e"))) Object.assign(figures, prefix("sdk", await endToEnd(tasks, concurrency, { kind: "sdk" }, warmup)));
     if (only.has("client")) Object.assign(figures, await httpClients());
     if (only.has("journal")) Object.assign(figures, await journalAlone());
     if (only.has("recovery")) Object.assign(figures, await recovery());
@@ -94,17 +113,21 @@ function prefix(name: string, figures: Figures): Figures {
   return Object.fromEntries(Object.entries(figures).map(([k, v]) => [`${name}_${k}`, v]));
 }
 
-/** e2e: driver here, agent and receiver in child processes. */
-async function endToEnd(tasks: number, concurrency: number, durable: boolean, warmup: number): Promise<Figures> {
+/** What serves the e2e workload: the demo agent on its journal, its replicas on PostgreSQL, or the SDK's agent. */
+type Target = { kind: "file"; durable: boolean } | { kind: "pg"; url: string; replicas: number } | { kind: "sdk" };
+
+/** e2e: driver here, agent (or replicas) and receiver in child processes. */
+async function endToEnd(tasks: number, concurrency: number, target: Target, warmup: number): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), "bench-e2e-"));
   const children: ChildProcess[] = [];
+  const schema = target.kind === "pg" ? `bench_${randomBytes(6).toString("hex")}` : undefined;
   try {
     const receiver = spawnTs(["scripts/bench.ts", "--role", "receiver"], children);
     const receiverUrl = await listening(receiver);
-    const agentArgs = ["scripts/long_running_agent.ts", "--port", "0", "--data-dir", dir, "--allow-private-webhooks", "--quiet"];
-    if (!durable) agentArgs.push("--no-fsync");
-    const agent = spawnTs(agentArgs, children);
-    const send = jsonRpcSender(await listening(agent));
+    const agents = await startAgents(target, dir, schema, children);
+    const senders = agents.map(({ url }) => jsonRpcSender(url));
+    // The SDK's agent makes the Task, an update per step, the artifact and the final update: one step makes our four.
+    const work = target.kind === "sdk" ? { steps: 1, stepMs: 0 } : { steps: 0 };
     // The receiver reports `done <taskId> <time>` per terminal webhook and `count <n> <time>` per 1000.
     const done = new Map<string, number>();
     let deliveries = 0;
@@ -114,10 +137,10 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean, wa
       let next = 0;
       await Promise.all(Array.from({ length: concurrency }, async () => {
         while (next < count) {
-          next++;
+          const send = senders[next++ % senders.length]!;
           const sent = now();
           const { task } = await send("SendMessage", {
-            message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: { steps: 0 } }] },
+            message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ data: work }] },
             configuration: { returnImmediately: true, taskPushNotificationConfig: { url: `${receiverUrl}/webhook` } },
           }) as { task: { id: string } };
           sentAt.set(task.id, sent);
@@ -137,12 +160,15 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean, wa
     };
     if (warmup > 0) await batch(warmup, new Map());
     const sentAt = new Map<string, number>();
-    const cpuBefore = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)];
+    const agentsCpu = () => agents.reduce((sum, { child }) => sum + cpuMs(child.pid!), 0);
+    const cpuBefore = [agentsCpu(), cpuMs(receiver.pid!), cpuMs(process.pid)];
+    const dbBefore = schema ? postgresCpuMs() : undefined;
     const before = deliveries;
     const start = now();
     await batch(tasks, sentAt);
     deliveries -= before;
-    const cpu = [cpuMs(agent.pid!), cpuMs(receiver.pid!), cpuMs(process.pid)].map((ms, i) => (ms - cpuBefore[i]!) / tasks);
+    const cpu = [agentsCpu(), cpuMs(receiver.pid!), cpuMs(process.pid)].map((ms, i) => (ms - cpuBefore[i]!) / tasks);
+    const dbCpu = dbBefore ? [...postgresCpuMs()].reduce((sum, [pid, ms]) => sum + ms - (dbBefore.get(pid) ?? 0), 0) / tasks : undefined;
     const latencies = [...done].map(([id, at]) => at - sentAt.get(id)!).filter(Number.isFinite).sort((a, b) => a - b);
     const pct = (p: number, sorted = latencies) => Number((sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(1));
     // The tail of a cold run is its first tasks, sent while V8 is still optimising all three
@@ -156,14 +182,56 @@ async function endToEnd(tasks: number, concurrency: number, durable: boolean, wa
       latency_p99_ms: pct(99),
       latency_p99_warm_ms: pct(99, warm),
       missing: [...sentAt.keys()].filter((id) => !done.has(id)).length,
-      // CPU milliseconds per task in each process: what a 2-core machine's budget is spent on.
+      // CPU milliseconds per task in each process (every replica together; the database server's
+      // processes together): what a 2-core machine's budget is spent on.
       agent_cpu_ms_per_task: Number(cpu[0]!.toFixed(3)),
       receiver_cpu_ms_per_task: Number(cpu[1]!.toFixed(3)),
       driver_cpu_ms_per_task: Number(cpu[2]!.toFixed(3)),
+      ...(dbCpu === undefined ? {} : { db_cpu_ms_per_task: Number(dbCpu.toFixed(3)) }),
     };
   } finally {
     await stopAll(children);
     rmSync(dir, { recursive: true, force: true });
+    if (target.kind === "pg") await dropSchema(target.url, schema!);
+  }
+}
+
+/** Starts the target's processes, listening: one agent, its replicas (one data directory, one schema), or the SDK's agent. */
+async function startAgents(target: Target, dir: string, schema: string | undefined, children: ChildProcess[]): Promise<Array<{ child: ChildProcess; url: string }>> {
+  const demo = ["scripts/long_running_agent.ts", "--port", "0", "--data-dir", dir, "--allow-private-webhooks", "--quiet"];
+  const started = async (child: ChildProcess) => ({ child, url: await listening(child) });
+  if (target.kind === "file") return [await started(spawnTs(target.durable ? demo : [...demo, "--no-fsync"], children))];
+  if (target.kind === "sdk") return [await started(spawnTs(["tests/sdk_agent.ts", "--port", "0"], children, { quiet: true }))];
+  const replicas: Array<{ child: ChildProcess; url: string }> = [];
+  // Each replica counts the unfinished tasks of all: past the quota of 1,000 per caller it would refuse the
+  // driver, which does not wait for completions before sending more.
+  const args = [...demo, "--database-url", target.url, "--database-schema", schema!, "--max-open-tasks", "100000"];
+  for (let i = 0; i < target.replicas; i++) replicas.push(await started(spawnTs(args, children)));
+  return replicas;
+}
+
+/** CPU time (ms) of each of the database server's processes on this machine, by pid. */
+function postgresCpuMs(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "postgres") cpu.set(pid, cpuMs(pid));
+    } catch {
+      // The process ended while being read: its CPU is no longer counted anywhere.
+    }
+  }
+  return cpu;
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const postgres = (await import("postgres")).default;
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await sql.end({ timeout: 5 });
   }
 }
 
@@ -178,7 +246,8 @@ function jsonRpcSender(baseUrl: string): (method: string, params: unknown) => Pr
   let id = 0;
   return (method, params) => new Promise((resolve, reject) => {
     const body = JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params });
-    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+    // A2A-Version: the SDK refuses a request without it (as 0.3); ours takes either.
+    const headers = { "content-type": "application/json", "a2a-version": "1.0", "content-length": Buffer.byteLength(body) };
     const req = request({ hostname, port, method: "POST", path: "/", agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -370,13 +439,14 @@ function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
-function spawnTs(args: string[], children: ChildProcess[]): ChildProcess {
+function spawnTs(args: string[], children: ChildProcess[], options: { quiet?: boolean } = {}): ChildProcess {
   // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the children's node, for profiling.
   const flags = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
   // Under Deno, the children run under Deno too, so a Deno run measures Deno end to end.
   const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
   const command = deno ? [deno.execPath(), "run", "-A", ...args] : [process.execPath, ...flags, "--import", "tsx", ...args];
-  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  // Quiet: the SDK's sender logs every webhook it sends (on stderr, in tests/sdk_agent.ts).
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", options.quiet ? "ignore" : "inherit"] });
   children.push(child);
   (child as ChildProcess & { lines: string[] }).lines = [];
   let partial = "";
