@@ -10,10 +10,12 @@
  *                   are claimed with FOR UPDATE SKIP LOCKED, so one replica at a time sends each.
  *   a2a_runs        (task_id, owner, lease_until): who runs a task, for how long unless renewed.
  *
- * Appends made in the same turn share one transaction. Each takes a transaction-scoped advisory
- * lock before its insert, so sequence numbers are handed out in commit order and a replica reading
- * `seq > last` never skips a record still being committed. Commits NOTIFY `a2a_records`; every
- * replica LISTENs, and also polls, and hands what others committed to its listener in order.
+ * Appends made in the same turn share one transaction, sent as one statement (one round trip: under
+ * load each round trip costs a turn of both event loops, and commits wait for each other). It takes
+ * a transaction-scoped advisory lock before its insert, so sequence numbers are handed out in commit
+ * order and a replica reading `seq > last` never skips a record still being committed. Commits
+ * NOTIFY `a2a_records`; every replica LISTENs, and also polls, and hands what others committed to
+ * its listener in order.
  *
  * The `postgres` package is loaded only here, and only when a database URL is given.
  *
@@ -59,7 +61,6 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 type Sql = import("postgres").Sql;
-type Tx = import("postgres").TransactionSql;
 
 interface Pending {
   record: unknown;
@@ -89,6 +90,8 @@ export class PgStorage implements TaskStorage {
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #tailing: Promise<void> = Promise.resolve();
+  /** A look for others' commits that is waiting for its turn: a caller meanwhile can share it. */
+  #queuedLook: Promise<void> | undefined;
   #poll: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #count = 0;
@@ -117,7 +120,10 @@ export class PgStorage implements TaskStorage {
     } catch (error) {
       throw new Error("--database-url needs the postgres package: npm install postgres", { cause: error });
     }
-    const sql = postgres(url, { max: maxConnections, onnotice: () => {}, connection: { search_path: schema, application_name: `a2a-push ${replicaId}` } });
+    // Custom plans: a statement's generic plan is made while its tables are still small (a new schema)
+    // and kept, so a seq scan chosen for 10 rows would still run over 100,000.
+    const connection = { search_path: schema, application_name: `a2a-push ${replicaId}`, plan_cache_mode: "force_custom_plan" };
+    const sql = postgres(url, { max: maxConnections, onnotice: () => {}, connection });
     const storage = new PgStorage(sql, replicaId);
     await migrate(sql, schema);
     const listening = await sql.listen(CHANNEL, () => void storage.catchUp().catch(() => {}));
@@ -145,9 +151,18 @@ export class PgStorage implements TaskStorage {
     this.#listener = listener;
   }
 
-  /** Hands what others committed since the last look to the listener; one look at a time, and none before `load`. */
+  /**
+   * Hands what others committed since the last look to the listener; one look at a time, and none
+   * before `load`. Under load every commit's NOTIFY asks for a look: those asked while one waits for
+   * its turn share it (it has not read yet, so it reads what they ask for).
+   */
   catchUp(): Promise<void> {
-    const next = this.#tailing.then(() => (this.#loaded ? this.#read(this.#listener) : undefined));
+    if (this.#queuedLook) return this.#queuedLook;
+    const next = this.#tailing.then(() => {
+      this.#queuedLook = undefined;
+      return this.#loaded ? this.#read(this.#listener) : undefined;
+    });
+    this.#queuedLook = next;
     this.#tailing = next.catch(() => undefined);
     return next;
   }
@@ -155,13 +170,18 @@ export class PgStorage implements TaskStorage {
   /** Reads the log past `#applied`, in pages; the tail skips this process's own records. */
   async #read(deliver: (record: unknown) => void): Promise<void> {
     if (this.#closed) return;
+    // This process applied its own records as it committed them (a restart reads them at load):
+    // the tail reads only their place in the log, not their text.
+    const skip = deliver === this.#listener ? this.replicaId : "";
     for (let page = 0; page < 10_000; page++) {
-      const rows = await this.#sql<Array<{ seq: string; task_id: string; version: number; record: string; replica: string }>>`
-        SELECT seq, task_id, version, record, replica FROM a2a_records WHERE seq > ${this.#applied.toString()} ORDER BY seq LIMIT 2000`;
+      // Bounded above too: a range the planner takes for a few rows, so it reads the index even
+      // before the table has statistics (an open-ended "seq >" is guessed at a third of the table).
+      const rows = await this.#sql<Array<{ seq: string; task_id: string; version: number; record: string | null; replica: string }>>`
+        SELECT seq, task_id, version, CASE WHEN replica = ${skip} THEN NULL ELSE record END AS record, replica FROM a2a_records
+        WHERE seq > ${this.#applied.toString()} AND seq <= (SELECT max(seq) FROM a2a_records) ORDER BY seq LIMIT 2000`;
       for (const row of rows) {
         this.#applied = BigInt(row.seq);
-        // This process applied its own records as it committed them (a restart reads them at load).
-        if (row.replica === this.replicaId && deliver === this.#listener) continue;
+        if (row.record === null) continue;
         this.#count++;
         if ((this.#versions.get(row.task_id) ?? 0) < row.version) this.#versions.set(row.task_id, row.version);
         deliver(decodeTaskRecord(row.record));
@@ -204,21 +224,49 @@ export class PgStorage implements TaskStorage {
       const text = typeof r.toJournalJson === "function" ? r.toJournalJson() : JSON.stringify(record);
       return { taskId, version: (this.#versions.get(taskId) ?? 0) + 1, text, principal: r.type === "task" || r.type === "frozen" ? (r.principal ?? null) : null, tenant: r.type === "task" || r.type === "frozen" ? (r.tenant ?? null) : null };
     });
-    const won = await this.#sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${COMMIT_LOCK.toString()}::bigint)`;
-      const insertedRows = await tx<Array<{ seq: string; task_id: string; version: number }>>`
+    const changes = deliveryChanges(records, rows);
+    const keys = (list: Array<{ record: number }>) => [list.map((c) => rows[c.record]!.taskId), list.map((c) => rows[c.record]!.version)] as const;
+    const [owedTask, owedVersion] = keys(changes.owed);
+    const [stateTask, stateVersion] = keys(changes.states);
+    const [removedTask, removedVersion] = keys(changes.removed);
+    const [goneTask, goneVersion] = keys(changes.configsGone);
+    // One statement, so one round trip (each costs an event-loop turn at both ends under load, and
+    // commits wait for each other): the lock, the records that still extend their task's latest
+    // version, what those (and only those) do to delivery rows, and the NOTIFY. The lock is taken
+    // before any row is numbered (the join needs it first), so sequence numbers follow commit order.
+    const inserted = await this.#sql<Array<{ task_id: string; version: number }>>`
+      WITH commit_lock AS (SELECT pg_advisory_xact_lock(${COMMIT_LOCK.toString()}::bigint)),
+      ins AS (
         INSERT INTO a2a_records (task_id, version, record, principal, tenant, replica)
         SELECT t.task_id, t.version, t.record, t.principal, t.tenant, ${this.replicaId}::text
         FROM unnest(${rows.map((row) => row.taskId)}::text[], ${rows.map((row) => row.version)}::int[], ${rows.map((row) => row.text)}::text[],
                     ${rows.map((row) => row.principal) as string[]}::text[], ${rows.map((row) => row.tenant) as string[]}::text[])
-          AS t(task_id, version, record, principal, tenant)
-        ON CONFLICT (task_id, version) DO NOTHING RETURNING seq, task_id, version`;
-      const winners = new Map(insertedRows.map((row) => [`${row.task_id}\u0000${row.version}`, BigInt(row.seq)]));
-      const kept = records.filter((_record, i) => winners.has(`${rows[i]!.taskId}\u0000${rows[i]!.version}`));
-      await applyToDeliveries(tx, kept);
-      if (kept.length > 0) await tx`SELECT pg_notify(${CHANNEL}, '')`;
-      return winners;
-    });
+          AS t(task_id, version, record, principal, tenant) CROSS JOIN commit_lock
+        ON CONFLICT (task_id, version) DO NOTHING RETURNING task_id, version),
+      owed AS (
+        INSERT INTO a2a_deliveries (id, task_id, config_id, state)
+        SELECT o.id, o.task_id, o.config_id, o.state
+        FROM unnest(${changes.owed.map((c) => c.id)}::text[], ${changes.owed.map((c) => c.taskId)}::text[], ${changes.owed.map((c) => c.configId)}::text[],
+                    ${changes.owed.map((c) => c.state)}::text[], ${owedTask}::text[], ${owedVersion}::int[]) AS o(id, task_id, config_id, state, rt, rv)
+        JOIN ins ON ins.task_id = o.rt AND ins.version = o.rv
+        ON CONFLICT (id) DO NOTHING),
+      states AS (
+        UPDATE a2a_deliveries d SET state = s.state, lease_owner = NULL, lease_until = NULL
+        FROM unnest(${changes.states.map((c) => c.id)}::text[], ${changes.states.map((c) => c.state)}::text[], ${stateTask}::text[], ${stateVersion}::int[]) AS s(id, state, rt, rv)
+        JOIN ins ON ins.task_id = s.rt AND ins.version = s.rv
+        WHERE d.id = s.id AND d.id = ANY(${changes.states.map((c) => c.id)}::text[])),
+      removed AS (
+        DELETE FROM a2a_deliveries d
+        USING unnest(${changes.removed.map((c) => c.id)}::text[], ${removedTask}::text[], ${removedVersion}::int[]) AS r(id, rt, rv)
+        JOIN ins ON ins.task_id = r.rt AND ins.version = r.rv
+        WHERE d.id = r.id AND d.id = ANY(${changes.removed.map((c) => c.id)}::text[])),
+      configs_gone AS (
+        DELETE FROM a2a_deliveries d
+        USING unnest(${changes.configsGone.map((c) => c.taskId)}::text[], ${changes.configsGone.map((c) => c.configId)}::text[], ${goneTask}::text[], ${goneVersion}::int[]) AS g(task_id, config_id, rt, rv)
+        JOIN ins ON ins.task_id = g.rt AND ins.version = g.rv
+        WHERE d.task_id = g.task_id AND d.config_id = g.config_id)
+      SELECT task_id, version, pg_notify(${CHANNEL}, '') FROM ins`;
+    const won = new Set(inserted.map((row) => `${row.task_id}\u0000${row.version}`));
     return rows.map((row) => {
       if (!won.has(`${row.taskId}\u0000${row.version}`)) return false;
       // Committed: this process applies it itself; the tail knows it by its replica.
@@ -309,31 +357,25 @@ async function migrate(sql: Sql, schema: string): Promise<void> {
   });
 }
 
-/** What committed records do to the delivery rows: new ones owed, outcomes, configs gone. */
-async function applyToDeliveries(tx: Tx, records: unknown[]): Promise<void> {
-  const owed: Array<[string, string, string]> = [];
-  const states = new Map<string, string>();
-  const removed: string[] = [];
-  const configsGone: Array<[string, string]> = [];
-  for (const record of records) {
+/** What records do to the delivery rows (each change names its record by index): new ones owed, outcomes, configs gone. */
+function deliveryChanges(records: unknown[], rows: ReadonlyArray<{ taskId: string }>) {
+  const owed: Array<{ record: number; id: string; taskId: string; configId: string; state: string }> = [];
+  const states: Array<{ record: number; id: string; state: string }> = [];
+  const removed: Array<{ record: number; id: string }> = [];
+  const configsGone: Array<{ record: number; taskId: string; configId: string }> = [];
+  records.forEach((record, i) => {
     const r = record as { type: string; taskId?: string; id?: string; deliveries?: Array<{ id: string; taskId: string; configId: string }>; delivery?: { id: string; taskId: string; configId: string }; dead?: boolean };
-    for (const d of r.deliveries ?? []) owed.push([d.id, d.taskId, d.configId]);
+    for (const d of r.deliveries ?? []) owed.push({ record: i, id: d.id, taskId: d.taskId, configId: d.configId, state: "pending" });
     if (r.type === "push.delivery" && r.delivery) {
-      owed.push([r.delivery.id, r.delivery.taskId, r.delivery.configId]);
-      if (r.dead) states.set(r.delivery.id, "dead");
+      // A new row is written dead at once; an existing one is marked dead below.
+      owed.push({ record: i, id: r.delivery.id, taskId: r.delivery.taskId, configId: r.delivery.configId, state: r.dead ? "dead" : "pending" });
+      if (r.dead) states.push({ record: i, id: r.delivery.id, state: "dead" });
     }
-    if (r.type === "push.done" && r.id) states.set(r.id, "done");
-    if (r.type === "push.dead" && r.id) states.set(r.id, "dead");
-    if (r.type === "push.replay" && r.id) states.set(r.id, "pending");
-    if (r.type === "push.purged" && r.id) removed.push(r.id);
-    if (r.type === "push.config.deleted" && r.taskId && r.id) configsGone.push([r.taskId, r.id]);
-  }
-  if (owed.length > 0) {
-    await tx`INSERT INTO a2a_deliveries (id, task_id, config_id) SELECT * FROM unnest(${owed.map((o) => o[0])}::text[], ${owed.map((o) => o[1])}::text[], ${owed.map((o) => o[2])}::text[]) ON CONFLICT (id) DO NOTHING`;
-  }
-  if (states.size > 0) {
-    await tx`UPDATE a2a_deliveries d SET state = s.state, lease_owner = NULL, lease_until = NULL FROM unnest(${[...states.keys()]}::text[], ${[...states.values()]}::text[]) AS s(id, state) WHERE d.id = s.id`;
-  }
-  if (removed.length > 0) await tx`DELETE FROM a2a_deliveries WHERE id = ANY(${removed}::text[])`;
-  for (const [taskId, configId] of configsGone) await tx`DELETE FROM a2a_deliveries WHERE task_id = ${taskId} AND config_id = ${configId}`;
+    if (r.type === "push.done" && r.id) states.push({ record: i, id: r.id, state: "done" });
+    if (r.type === "push.dead" && r.id) states.push({ record: i, id: r.id, state: "dead" });
+    if (r.type === "push.replay" && r.id) states.push({ record: i, id: r.id, state: "pending" });
+    if (r.type === "push.purged" && r.id) removed.push({ record: i, id: r.id });
+    if (r.type === "push.config.deleted" && r.id) configsGone.push({ record: i, taskId: rows[i]!.taskId, configId: r.id });
+  });
+  return { owed, states, removed, configsGone };
 }

@@ -82,6 +82,20 @@ test("PgStorage.append(): of two replicas extending the same version of a task, 
   });
 });
 
+test("PgStorage.append(): delivery rows follow only the records that won; one refused as stale changes none", needsDatabase(), async () => {
+  await twoReplicas(async (a, b) => {
+    const owed = { id: "d1", taskId: "t1", configId: "c1", kind: "task", body: "{}", attempts: 0, nextAt: 0, createdAt: 0 };
+    await a.append({ ...task("t1"), deliveries: [owed] });
+    await b.catchUp();
+    await b.append({ type: "checkpoint", taskId: "t1", checkpoint: 1 });
+    await assert.rejects(a.append({ type: "push.done", taskId: "t1", id: "d1" }), StaleWriteError);
+    assert.deepEqual(await b.claimDeliveries(["d1"], 1), new Set(["d1"]), "still pending: the stale outcome did not count");
+    await a.catchUp();
+    await a.append({ type: "push.done", taskId: "t1", id: "d1" });
+    assert.deepEqual(await b.claimDeliveries(["d1"], 1), new Set(), "done once the outcome won");
+  });
+});
+
 test("PgStorage leases: a run is held by one replica until released or expired; a delivery is claimed by one replica and only while pending", needsDatabase(), async () => {
   await twoReplicas(async (a, b) => {
     assert.deepEqual(await a.claimRuns(["t1", "t2"], 60_000), new Set(["t1", "t2"]));
