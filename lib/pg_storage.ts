@@ -28,6 +28,7 @@ import { JournalError } from "./errors.ts";
 import { decodeTaskRecord } from "./frozen_task.ts";
 import { StaleWriteError, taskIdOf } from "./storage.ts";
 import type { TaskStorage } from "./storage.ts";
+import { batchPerTurn } from "./turn_batch.ts";
 
 /** Options of {@linkcode PgStorage.open}. */
 export interface PgStorageOptions {
@@ -96,6 +97,8 @@ export class PgStorage implements TaskStorage {
   #unlisten: (() => Promise<void>) | undefined;
   #count = 0;
   #loaded = false;
+  /** Run claims per lease length (one per turn each). */
+  #runClaims = new Map<number, (taskIds: readonly string[]) => Promise<Set<string>>>();
   #closed = false;
 
   /** Use {@linkcode PgStorage.open}. */
@@ -126,7 +129,8 @@ export class PgStorage implements TaskStorage {
     const sql = postgres(url, { max: maxConnections, onnotice: () => {}, connection });
     const storage = new PgStorage(sql, replicaId);
     await migrate(sql, schema);
-    const listening = await sql.listen(CHANNEL, () => void storage.catchUp().catch(() => {}));
+    // A commit's NOTIFY names its replica: this one's own need no look (it applied them as it committed).
+    const listening = await sql.listen(CHANNEL, (from) => void (from !== replicaId && storage.catchUp().catch(() => {})));
     storage.#unlisten = () => listening.unlisten();
     storage.#poll = setInterval(() => void storage.catchUp().catch(() => {}), pollMs);
     storage.#poll.unref();
@@ -265,7 +269,7 @@ export class PgStorage implements TaskStorage {
         USING unnest(${changes.configsGone.map((c) => c.taskId)}::text[], ${changes.configsGone.map((c) => c.configId)}::text[], ${goneTask}::text[], ${goneVersion}::int[]) AS g(task_id, config_id, rt, rv)
         JOIN ins ON ins.task_id = g.rt AND ins.version = g.rv
         WHERE d.task_id = g.task_id AND d.config_id = g.config_id)
-      SELECT task_id, version, pg_notify(${CHANNEL}, '') FROM ins`;
+      SELECT task_id, version, pg_notify(${CHANNEL}, ${this.replicaId}) FROM ins`;
     const won = new Set(inserted.map((row) => `${row.task_id}\u0000${row.version}`));
     return rows.map((row) => {
       if (!won.has(`${row.taskId}\u0000${row.version}`)) return false;
@@ -303,20 +307,33 @@ export class PgStorage implements TaskStorage {
     for (const taskId of dropped) this.#versions.delete(taskId);
   }
 
+  /** Every run starts with a claim and ends with a release: those of one turn go as one query. */
   async claimRuns(taskIds: readonly string[], leaseMs: number): Promise<Set<string>> {
     if (taskIds.length === 0) return new Set();
-    const rows = await this.#sql<Array<{ task_id: string }>>`
-      INSERT INTO a2a_runs (task_id, owner, lease_until)
-      SELECT id, ${this.replicaId}, now() + ${leaseMs} * interval '1 millisecond' FROM unnest(${[...taskIds]}::text[]) AS id
-      ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-        WHERE a2a_runs.owner = excluded.owner OR a2a_runs.lease_until < now()
-      RETURNING task_id`;
-    return new Set(rows.map((row) => row.task_id));
+    let claim = this.#runClaims.get(leaseMs);
+    if (!claim) {
+      claim = batchPerTurn(async (ids) => {
+        const rows = await this.#sql<Array<{ task_id: string }>>`
+          INSERT INTO a2a_runs (task_id, owner, lease_until)
+          SELECT id, ${this.replicaId}, now() + ${leaseMs} * interval '1 millisecond' FROM unnest(${ids}::text[]) AS id
+          ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+            WHERE a2a_runs.owner = excluded.owner OR a2a_runs.lease_until < now()
+          RETURNING task_id`;
+        return new Set(rows.map((row) => row.task_id));
+      });
+      this.#runClaims.set(leaseMs, claim);
+    }
+    const granted = await claim(taskIds);
+    return new Set(taskIds.filter((id) => granted.has(id)));
   }
 
-  async releaseRun(taskId: string): Promise<void> {
-    await this.#sql`DELETE FROM a2a_runs WHERE task_id = ${taskId} AND owner = ${this.replicaId}`;
+  releaseRun(taskId: string): Promise<void> {
+    return this.#runReleases([taskId]);
   }
+
+  #runReleases = batchPerTurn(async (ids) => {
+    await this.#sql`DELETE FROM a2a_runs WHERE task_id = ANY(${ids}::text[]) AND owner = ${this.replicaId}`;
+  });
 
   async claimDeliveries(ids: readonly string[], leaseMs: number): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

@@ -10,11 +10,12 @@
  * @module
  */
 
-import { clearInterval, setImmediate, setInterval } from "node:timers";
+import { clearInterval, setInterval } from "node:timers";
 import type { Outbox } from "./outbox.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskStorage } from "./storage.ts";
 import type { TaskStore } from "./task_store.ts";
+import { batchPerTurn } from "./turn_batch.ts";
 import { TERMINAL_STATES } from "./types.ts";
 
 /**
@@ -26,22 +27,8 @@ import { TERMINAL_STATES } from "./types.ts";
  * @returns `claim(deliveryId)`: true when this replica may send it now.
  */
 export function deliveryClaims(storage: TaskStorage, leaseMs: number): (deliveryId: string) => Promise<boolean> {
-  let batch: Map<string, Array<(granted: boolean) => void>> | undefined;
-  return (deliveryId) => new Promise((resolve) => {
-    if (!batch) {
-      const current = (batch = new Map());
-      setImmediate(() => {
-        batch = undefined;
-        storage.claimDeliveries([...current.keys()], leaseMs).then(
-          (granted) => { for (const [id, waiters] of current) for (const wake of waiters) wake(granted.has(id)); },
-          () => { for (const waiters of current.values()) for (const wake of waiters) wake(false); },
-        );
-      });
-    }
-    const waiters = batch.get(deliveryId) ?? [];
-    waiters.push(resolve);
-    batch.set(deliveryId, waiters);
-  });
+  const claim = batchPerTurn((ids) => storage.claimDeliveries(ids, leaseMs));
+  return (deliveryId) => claim([deliveryId]).then((granted) => granted.has(deliveryId), () => false);
 }
 
 /** How long a run's (or an attempt's) lease holds unless renewed. */
