@@ -26,6 +26,7 @@ import { randomUUID } from "node:crypto";
 import { clearInterval, setImmediate, setInterval } from "node:timers";
 import { JournalError } from "./errors.ts";
 import { decodeTaskRecord } from "./frozen_task.ts";
+import { migrate } from "./pg_schema.ts";
 import { StaleWriteError, taskIdOf } from "./storage.ts";
 import type { TaskStorage } from "./storage.ts";
 import { batchPerTurn } from "./turn_batch.ts";
@@ -48,18 +49,6 @@ export interface PgStorageOptions {
 const COMMIT_LOCK = 0x6132612d70757368n;
 const CHANNEL = "a2a_records";
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** The versioned migrations, applied in order under an advisory lock (replicas may start together). */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE a2a_records (
-     seq bigserial PRIMARY KEY, task_id text NOT NULL, version integer NOT NULL, record text NOT NULL,
-     replica text NOT NULL, principal text, tenant text, committed_at timestamptz NOT NULL DEFAULT now(), UNIQUE (task_id, version));
-   CREATE TABLE a2a_deliveries (
-     id text PRIMARY KEY, task_id text NOT NULL, config_id text NOT NULL, state text NOT NULL DEFAULT 'pending',
-     lease_owner text, lease_until timestamptz);
-   CREATE INDEX a2a_deliveries_task ON a2a_deliveries (task_id);
-   CREATE TABLE a2a_runs (task_id text PRIMARY KEY, owner text NOT NULL, lease_until timestamptz NOT NULL);`,
-];
 
 type Sql = import("postgres").Sql;
 
@@ -358,20 +347,6 @@ export class PgStorage implements TaskStorage {
     await this.#tailing;
     await this.#sql.end({ timeout: 5 });
   }
-}
-
-/** Creates the schema and applies the migrations it lacks, one replica at a time. */
-async function migrate(sql: Sql, schema: string): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(hashtext(${`a2a-push migrations ${schema}`}))`;
-    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${schema}.a2a_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const [{ done }] = await tx<Array<{ done: number }>>`SELECT coalesce(max(version), 0)::int AS done FROM ${tx(schema)}.a2a_migrations`;
-    for (let version = done + 1; version <= MIGRATIONS.length; version++) {
-      await tx.unsafe(`SET LOCAL search_path TO ${schema}; ${MIGRATIONS[version - 1]}`);
-      await tx`INSERT INTO ${tx(schema)}.a2a_migrations (version) VALUES (${version})`;
-    }
-  });
 }
 
 /** What records do to the delivery rows (each change names its record by index): new ones owed, outcomes, configs gone. */
