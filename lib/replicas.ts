@@ -65,6 +65,8 @@ export class Replicas {
   #now: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticking: Promise<void> | undefined;
+  /** Until when each run here surely holds its lease (this clock, from before the query that took it). */
+  #heldUntil = new Map<string, number>();
 
   /**
    * @param storage The shared storage.
@@ -87,11 +89,18 @@ export class Replicas {
   /** The runner's side of a lease: take it (then catch up, so the run starts from the latest checkpoint), let it go. */
   readonly leases = {
     claim: async (taskId: string): Promise<boolean> => {
+      const asked = this.#now();
       if (!(await this.#storage.claimRuns([taskId], this.leaseMs)).has(taskId)) return false;
+      this.#heldUntil.set(taskId, asked + this.leaseMs);
       await this.#storage.catchUp();
       return true;
     },
-    release: (taskId: string): Promise<void> => this.#storage.releaseRun(taskId),
+    release: (taskId: string): Promise<void> => {
+      this.#heldUntil.delete(taskId);
+      return this.#storage.releaseRun(taskId);
+    },
+    // Counted from before the claim's query, less a fifth for clocks that differ: on the safe side.
+    holds: (taskId: string): boolean => (this.#heldUntil.get(taskId) ?? 0) - this.#now() > this.leaseMs / 5,
   };
 
   /** Starts renewing leases and taking over tasks, with the runner that runs them. */
@@ -120,8 +129,12 @@ export class Replicas {
     const runner = this.#runner!;
     try {
       const mine = runner.runningIds();
+      const asked = this.#now();
       const held = await this.#storage.claimRuns(mine, this.leaseMs);
-      for (const taskId of mine) if (!held.has(taskId)) runner.abort(taskId);
+      for (const taskId of mine) {
+        if (held.has(taskId)) this.#heldUntil.set(taskId, asked + this.leaseMs);
+        else runner.abort(taskId);
+      }
       // The attempts under way here keep their claims, however long a receiver takes.
       if (this.#outbox) await this.#storage.claimDeliveries(this.#outbox.inFlightIds(), this.leaseMs);
       // A task nobody has claimed yet is its own replica's for a lease's time after its last change.

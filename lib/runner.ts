@@ -65,7 +65,12 @@ export interface TaskRunnerOptions {
    * Replicas on one database: takes the task's run (a lease) before it starts, false when another
    * replica runs it; `release` lets it go when the run returns. @default every run is this process's
    */
-  leases?: { claim(taskId: string): Promise<boolean>; release(taskId: string): Promise<void> };
+  leases?: {
+    claim(taskId: string): Promise<boolean>;
+    release(taskId: string): Promise<void>;
+    /** Whether the lease is surely still this process's: a change is not journaled on one that may have passed. */
+    holds(taskId: string): boolean;
+  };
 }
 
 /**
@@ -260,6 +265,8 @@ export class TaskRunner {
     const change = (build: (current: StoredTask) => TaskRecord) =>
       this
         .#commit(taskId, (current) => {
+          // A run whose lease may have passed to another replica stops before it writes.
+          if (this.#leases && !signal.aborted && !this.#leases.holds(taskId)) this.abort(taskId);
           if (signal.aborted) throw signal.reason;
           if (!current || TERMINAL_STATES.has(current.state)) {
             throw new Error(`Task ${taskId} has ended (${current?.state}); no more changes`);

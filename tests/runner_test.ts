@@ -333,3 +333,23 @@ test("agentMessage() makes a ROLE_AGENT text message, or takes a whole message a
   assert.deepEqual(agentMessage("ctx", "t1", given), { ...given, contextId: "ctx", taskId: "t1" });
   assert.equal(given.taskId, "other", "the given message is not changed");
 });
+
+test("TaskRunner stops a run whose lease may have passed to another replica before it writes, without failing the task", async () => {
+  let holds = true;
+  const leases = { claim: async () => true, release: async () => {}, holds: () => holds };
+  let second: Promise<unknown> | undefined;
+  const handler: TaskHandler = async (_task, ctx) => {
+    await ctx.working("step 1", { checkpoint: 1 });
+    holds = false;
+    second = ctx.working("step 2", { checkpoint: 2 });
+    await second.catch(() => {});
+  };
+  await withRunner(handler, { leases }, async (runner, store) => {
+    await submit(store, "t1");
+    runner.enqueue("t1");
+    await waitFor(() => second !== undefined && runner.running === 0, { ...WAIT, what: "the run to stop" });
+    await assert.rejects(second!, /canceled/);
+    assert.equal(store.get("t1")?.state, "TASK_STATE_WORKING", "left for the lease's new holder, not failed");
+    assert.equal(store.get("t1")?.checkpoint, 1);
+  });
+});
