@@ -9,8 +9,10 @@
  * @module
  */
 
+import { nextDelayMs } from "./backoff.ts";
 import type { Delivery } from "./plan.ts";
 import type { TaskRecord } from "./task_records.ts";
+import type { SendOutcome } from "./webhook_sender.ts";
 
 /**
  * The key of one (task, config) queue.
@@ -233,4 +235,32 @@ export class DeliveryQueues {
     for (const delivery of this.#byId.values()) if (oldest === undefined || delivery.createdAt < oldest) oldest = delivery.createdAt;
     return oldest;
   }
+}
+
+/**
+ * What an attempt's outcome means, as the record to journal: done, the config gone (410), another
+ * attempt later (the schedule's next delay, or the receiver's `Retry-After`), or a dead letter once
+ * the schedule is spent. Pure.
+ *
+ * @param delivery The delivery attempted.
+ * @param outcome What the attempt came to.
+ * @param options The retry `schedule`, `random` for its jitter, and `now` (ms).
+ * @returns The record.
+ *
+ * @example
+ * ```ts
+ * import { outcomeRecord } from "./delivery_queues.ts";
+ * const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "task" as const, body: "{}", attempts: 0, nextAt: 0 };
+ * console.log(outcomeRecord(delivery, { ok: true, status: 200 }, { schedule: [0], random: Math.random, now: 0 }).type); // "push.done"
+ * ```
+ */
+export function outcomeRecord(delivery: Delivery, outcome: SendOutcome, options: { schedule: readonly number[]; random: () => number; now: number }): TaskRecord {
+  const { taskId, id } = delivery;
+  const attempts = delivery.attempts + 1;
+  if (outcome.ok) return { type: "push.done", taskId, id };
+  if (outcome.status === 410) return { type: "push.config.deleted", taskId, id: delivery.configId, reason: "the receiver answered 410 Gone" };
+  const backoff = nextDelayMs(attempts, options.schedule, options.random);
+  return backoff === undefined
+    ? { type: "push.dead", taskId, id, attempts, error: outcome.error }
+    : { type: "push.attempt", taskId, id, attempts, nextAt: options.now + (outcome.retryAfterMs ?? backoff), error: outcome.error };
 }

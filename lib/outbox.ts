@@ -18,9 +18,9 @@
  */
 
 import { clearTimeout, setTimeout } from "node:timers";
-import { DEFAULT_RETRY_SCHEDULE_MS, I32_MAX, nextDelayMs } from "./backoff.ts";
+import { DEFAULT_RETRY_SCHEDULE_MS, I32_MAX } from "./backoff.ts";
 import { Backpressure } from "./backpressure.ts";
-import { DeliveryQueues, keyOf } from "./delivery_queues.ts";
+import { DeliveryQueues, keyOf, outcomeRecord } from "./delivery_queues.ts";
 import { EndpointHealth, reportEndpoints } from "./endpoint_health.ts";
 import type { EndpointRecord, EndpointReport } from "./endpoint_health.ts";
 import { FairShare } from "./fair_share.ts";
@@ -61,7 +61,6 @@ export interface OutboxOptions {
 
 /** A delivery another replica holds is looked at again after this (its outcome usually comes first). */
 const CLAIM_RETRY_MS = 1000;
-
 /** The `outcome` label each record an attempt ends in counts under (`metrics.ts`). */
 const OUTCOME_OF: Readonly<Record<string, string>> = { "push.done": "delivered", "push.attempt": "retry", "push.dead": "dead", "push.config.deleted": "gone" };
 
@@ -289,7 +288,7 @@ export class Outbox {
     this.#fair.release(origin);
     this.#sendWaiting();
     this.#backpressure.outcome(origin, outcome.ok);
-    const record = this.#outcomeRecord(delivery, outcome);
+    const record = outcomeRecord(delivery, outcome, { schedule: this.#schedule, random: this.#random, now: this.#now() });
     this.#log?.(`webhook ${delivery.id} task ${delivery.taskId} -> ${attempt.url}: ${outcome.ok ? `HTTP ${outcome.status}` : outcome.error} (attempt ${delivery.attempts + 1}, ${record.type})`);
     const endpoint = this.#endpoints.record(attempt.url, outcome.ok, outcome.error);
     if (endpoint.line) this.#log?.(endpoint.line);
@@ -327,23 +326,10 @@ export class Outbox {
     }
   }
 
-  /** What an attempt's outcome means: done, the config gone (410), another attempt later, or a dead letter. */
-  #outcomeRecord(delivery: Delivery, outcome: SendOutcome): TaskRecord {
-    const { taskId, id } = delivery;
-    const attempts = delivery.attempts + 1;
-    if (outcome.ok) return { type: "push.done", taskId, id };
-    if (outcome.status === 410) return { type: "push.config.deleted", taskId, id: delivery.configId, reason: "the receiver answered 410 Gone" };
-    const backoff = nextDelayMs(attempts, this.#schedule, this.#random);
-    return backoff === undefined
-      ? { type: "push.dead", taskId, id, attempts, error: outcome.error }
-      : { type: "push.attempt", taskId, id, attempts, nextAt: this.#now() + (outcome.retryAfterMs ?? backoff), error: outcome.error };
-  }
-
   #originOf(url: string): string {
     let origin = this.#originCache.get(url);
-    if (origin !== undefined) return origin;
+    if (origin === undefined) this.#originCache.set(url, (origin = new URL(url).origin));
     if (this.#originCache.size > 10_000) this.#originCache.clear();
-    this.#originCache.set(url, (origin = new URL(url).origin));
     return origin;
   }
 

@@ -90,3 +90,14 @@ test("DeliveryQueues.snapshot() writes every live delivery and dead letter, drop
   assert.deepEqual([...queues.owedTasks()], ["t1"]);
   assert.equal(queues.deadCount, 0);
 });
+
+test("outcomeRecord() turns an attempt's outcome into its record: done, gone on 410, the next attempt (or Retry-After), dead once the schedule is spent", async () => {
+  const { outcomeRecord } = await import("../lib/delivery_queues.ts");
+  const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "status" as const, body: "{}", attempts: 0, nextAt: 0 };
+  const options = { schedule: [0, 1000], random: () => 0, now: 5000 }; // The delay drawn is half its step.
+  assert.deepEqual(outcomeRecord(delivery, { ok: true, status: 204 }, options), { type: "push.done", taskId: "t1", id: "w1" });
+  assert.equal(outcomeRecord(delivery, { ok: false, status: 410, error: "HTTP 410" }, options).type, "push.config.deleted");
+  assert.deepEqual(outcomeRecord(delivery, { ok: false, status: 500, error: "HTTP 500" }, options), { type: "push.attempt", taskId: "t1", id: "w1", attempts: 1, nextAt: 5500, error: "HTTP 500" });
+  assert.equal((outcomeRecord(delivery, { ok: false, status: 429, error: "HTTP 429", retryAfterMs: 30_000 }, options) as { nextAt: number }).nextAt, 35_000);
+  assert.deepEqual(outcomeRecord({ ...delivery, attempts: 1 }, { ok: false, error: "timeout" }, options), { type: "push.dead", taskId: "t1", id: "w1", attempts: 2, error: "timeout" });
+});
