@@ -250,7 +250,7 @@ export class DeliveryQueues {
  * @example
  * ```ts
  * import { outcomeRecord } from "./delivery_queues.ts";
- * const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "task" as const, body: "{}", attempts: 0, nextAt: 0 };
+ * const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "task" as const, body: "{}", attempts: 0, nextAt: 0, createdAt: 0 };
  * console.log(outcomeRecord(delivery, { ok: true, status: 200 }, { schedule: [0], random: Math.random, now: 0 }).type); // "push.done"
  * ```
  */

@@ -93,7 +93,7 @@ test("DeliveryQueues.snapshot() writes every live delivery and dead letter, drop
 
 test("outcomeRecord() turns an attempt's outcome into its record: done, gone on 410, the next attempt (or Retry-After), dead once the schedule is spent", async () => {
   const { outcomeRecord } = await import("../lib/delivery_queues.ts");
-  const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "status" as const, body: "{}", attempts: 0, nextAt: 0 };
+  const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "status" as const, body: "{}", attempts: 0, nextAt: 0, createdAt: 0 };
   const options = { schedule: [0, 1000], random: () => 0, now: 5000 }; // The delay drawn is half its step.
   assert.deepEqual(outcomeRecord(delivery, { ok: true, status: 204 }, options), { type: "push.done", taskId: "t1", id: "w1" });
   assert.equal(outcomeRecord(delivery, { ok: false, status: 410, error: "HTTP 410" }, options).type, "push.config.deleted");
