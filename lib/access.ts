@@ -31,7 +31,7 @@ export interface Owner {
  * @param owner The task's owner.
  * @returns True when the caller is the admin, or the same principal in the same tenant.
  *
- * @example
+ * @example Bob may not see alice's task
  * ```ts
  * import { mayAccess } from "./access.ts";
  * console.log(mayAccess({ principal: "bob" }, { principal: "alice" })); // false
@@ -195,7 +195,7 @@ function once(release: () => void): () => void {
  * The unfinished tasks of each principal, kept as tasks are made and finish, so the open-task quota
  * is a lookup, not a scan.
  *
- * @example
+ * @example Count an unfinished task
  * ```ts
  * import { OpenTasks } from "./access.ts";
  * const open = new OpenTasks();

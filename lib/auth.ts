@@ -73,7 +73,7 @@ export const MAX_PRINCIPAL_CHARS = 255;
 /**
  * Turns requests into callers.
  *
- * @example An agent's callers from a token file
+ * @example Callers named by a hook
  * ```ts
  * import { Authenticator } from "./auth.ts";
  * const auth = new Authenticator({ authenticate: (req) => req.headers["x-user"] === "alice" ? "alice" : undefined });
@@ -208,7 +208,7 @@ export async function openAuthenticator(options: OpenAuthenticatorOptions): Prom
  * @param host The `--host` value: an address or `localhost`.
  * @returns True for `localhost`, 127.0.0.0/8 and ::1.
  *
- * @example
+ * @example Tell a loopback address from others
  * ```ts
  * import { isLoopbackHost } from "./auth.ts";
  * console.log(isLoopbackHost("127.0.0.1"), isLoopbackHost("0.0.0.0")); // true false

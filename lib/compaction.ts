@@ -86,7 +86,7 @@ export class Compactor {
  *   (the tasks still owed a notification, asked only when some must go for `keep`).
  * @returns The tasks to drop.
  *
- * @example
+ * @example Drop a task past retention
  * ```ts
  * import { tasksToDrop } from "./compaction.ts";
  * const old = { id: "a", timestamp: "2020-01-01T00:00:00Z" };

@@ -247,7 +247,7 @@ export class DeliveryQueues {
  * @param options The retry `schedule`, `random` for its jitter, and `now` (ms).
  * @returns The record.
  *
- * @example
+ * @example An acknowledged attempt
  * ```ts
  * import { outcomeRecord } from "./delivery_queues.ts";
  * const delivery = { id: "w1", taskId: "t1", configId: "c1", kind: "task" as const, body: "{}", attempts: 0, nextAt: 0, createdAt: 0 };

@@ -82,6 +82,12 @@ async function dispatch(agent: Agent, method: string, params: unknown, who: Call
  * @param params The request's params.
  * @returns The caller with the request's tenant.
  * @throws {A2AError} -32602 for a tenant that is not a short string.
+ *
+ * @example A request in a tenant
+ * ```ts
+ * import { withTenant } from "./methods.ts";
+ * console.log(withTenant({ principal: "alice" }, { id: "t1", tenant: "team-a" })); // { principal: "alice", tenant: "team-a" }
+ * ```
  */
 export function withTenant(caller: Caller | undefined, params: unknown): Caller | undefined {
   const tenant = typeof params === "object" && params !== null ? (params as { tenant?: unknown }).tenant : undefined;

@@ -71,7 +71,7 @@ export class StaleWriteError extends Error {
  * @param journal An open journal.
  * @returns The storage; closing it closes the journal.
  *
- * @example
+ * @example The file journal grants every claim
  * ```ts
  * import { mkdtempSync } from "node:fs";
  * import { tmpdir } from "node:os";
